@@ -1,0 +1,56 @@
+#include <stdio.h>
+#include <string.h>
+#include "common.h"
+
+prism_context *t_device(void) {
+    prism_context *ctx = NULL;
+    char err[512];
+    prism_status st = prism_context_create(NULL, &ctx, err, sizeof err);
+    cr_assert_eq(st, PRISM_OK, "device context: %s", err);
+    return ctx;
+}
+
+prism_context *t_reference(void) {
+    prism_context_options o = prism_context_options_default();
+    o.device = "reference";
+    prism_context *ctx = NULL;
+    char err[512];
+    prism_status st = prism_context_create(&o, &ctx, err, sizeof err);
+    cr_assert_eq(st, PRISM_OK, "reference context: %s", err);
+    return ctx;
+}
+
+void t_destroy(prism_context *ctx) {
+    if (!ctx) return;
+    uint64_t n = prism_validation_message_count(ctx);
+    char last[512];
+    snprintf(last, sizeof last, "%s", prism_validation_last_message(ctx));
+    prism_context_destroy(ctx);
+    cr_assert_eq(n, 0, "validation layer reported %llu message(s); last: %s", (unsigned long long)n, last);
+}
+
+void t_env(pc_env *env) {
+    env->dev = t_device();
+    env->ref = t_reference();
+    env->seed = 1234;
+}
+
+void t_env_destroy(pc_env *env) {
+    t_destroy(env->ref);
+    t_destroy(env->dev);
+}
+
+int t_run_cases(const pc_env *env, const char *prefix) {
+    const pc_case *cases;
+    int n = pc_all_cases(&cases), ran = 0;
+    for (int i = 0; i < n; i++) {
+        if (strncmp(cases[i].op, prefix, strlen(prefix)) != 0) continue;
+        pc_result r;
+        pc_run_case(env, &cases[i], &r);
+        ran++;
+        if (r.outcome == PC_SKIP) continue;
+        cr_expect_eq(r.outcome, PC_PASS, "%s %s (%s): %s", cases[i].op, cases[i].shape, cases[i].kind, r.detail);
+    }
+    cr_assert_gt(ran, 0, "no check cases registered for '%s'", prefix);
+    return ran;
+}

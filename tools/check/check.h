@@ -1,0 +1,71 @@
+/* Device-vs-reference checks shared by `prism check` and the Criterion tests.
+ * Each op family has one file here defining its cases:
+ *     const pc_case pc_cases_<family>[]; const int pc_ncases_<family>;
+ * A case runs the op on the device and on the float64 reference with the same
+ * random inputs and reports NMSE / max error, or a finite-difference check of a
+ * backward on the reference (then `dev` is unused). */
+#ifndef PRISM_CHECK_H
+#define PRISM_CHECK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "prism/prism.h"
+
+typedef struct pc_env {
+    prism_context *dev;  /* device under test */
+    prism_context *ref;  /* float64 reference backend */
+    uint64_t seed;
+} pc_env;
+
+typedef enum { PC_PASS = 0, PC_FAIL = 1, PC_SKIP = 2 } pc_outcome;
+
+typedef struct pc_result {
+    pc_outcome outcome;
+    double nmse;      /* worst NMSE over compared outputs (or FD relative error) */
+    double max_err;   /* worst absolute error */
+    double tol;       /* the bound the worst NMSE was held to */
+    char detail[256]; /* why it failed or was skipped */
+} pc_result;
+
+typedef void (*pc_fn)(const pc_env *env, const void *arg, pc_result *r);
+
+typedef struct pc_case {
+    const char *op;     /* op name (prism check --op NAME) */
+    const char *shape;  /* human description of the shape */
+    const char *kind;   /* "device" (vs reference) or "fd" (finite differences) */
+    pc_fn fn;
+    const void *arg;
+} pc_case;
+
+/* All registered cases, in family order. */
+int pc_all_cases(const pc_case **cases);
+
+/* ---- helpers for case writers */
+
+/* Deterministic uniform values in [lo, hi] (splitmix64), never exactly 0. */
+void pc_random(uint64_t seed, float *x, int64_t n, float lo, float hi);
+/* Creates a tensor holding `data` (may be NULL: left unwritten). NULL on failure
+ * (the failure is recorded in r). */
+prism_tensor *pc_tensor(pc_result *r, prism_context *ctx, int ndim, const int64_t *shape, const float *data);
+/* A tensor followed by a guard region of PC_GUARD sentinel elements: *base owns
+ * the storage, the returned view is the op's output. pc_guard_ok checks the guard. */
+#define PC_GUARD 64
+prism_tensor *pc_guarded(pc_result *r, prism_context *ctx, int ndim, const int64_t *shape, const float *data,
+                         prism_tensor **base);
+bool pc_guard_ok(pc_result *r, prism_tensor *base, const char *what);
+/* Downloads a tensor as doubles (malloc'd; NULL on failure, recorded in r). */
+double *pc_download(pc_result *r, prism_tensor *t);
+/* Compares dev against ref: NaN/Inf in dev fails; nmse > tol fails. Keeps the worst. */
+void pc_compare(pc_result *r, const char *what, const double *dev, const double *ref, int64_t n, double tol);
+/* Runs a stream to completion; records a failure in r. */
+bool pc_run(pc_result *r, prism_stream *s);
+/* Marks r failed with a message (printf-style). */
+void pc_fail(pc_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Relative error of an analytic gradient against central differences:
+ * ||a - n|| / max(||n||, 1e-12); fails r when above tol. */
+void pc_compare_fd(pc_result *r, const char *what, const double *analytic, const double *numeric, int64_t n, double tol);
+
+/* Runs one case with a fresh result. */
+void pc_run_case(const pc_env *env, const pc_case *c, pc_result *r);
+
+#endif
