@@ -110,8 +110,11 @@ prism_status prism_caps_read(prism_context *ctx, VkPhysicalDevice pd, prism_caps
     const VkMemoryPropertyFlags uma = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT |
                                       VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
                                       VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    /* A discrete GPU with resizable BAR also exposes such a type, but host
+     * reads through it are uncached and slow: stage there instead. */
     for (uint32_t t = 0; t < mp.memoryTypeCount; t++)
-        if ((mp.memoryTypes[t].propertyFlags & uma) == uma && mp.memoryTypes[t].heapIndex == best_heap)
+        if ((mp.memoryTypes[t].propertyFlags & uma) == uma && mp.memoryTypes[t].heapIndex == best_heap &&
+            base.deviceType != VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU)
             c->unified_memory = 1;
 
     /* timestamps on the compute queue family */
