@@ -239,7 +239,10 @@ prism_status prism_gemm(prism_stream *s, int trans_a, int trans_b, float alpha,
                         prism_tensor *c);
 
 /* ------------------------------------------------------------------ ops: loss
- * logits [B, C]; labels [B] holding class indices as exact floats. */
+ * logits [B, C]; labels [B] holding class indices as exact floats. Labels are
+ * device data and never index out of bounds: the loss uses trunc(label)
+ * clamped to [0, C-1] (NaN -> 0); accuracy counts a row only when
+ * float(argmax) == label exactly. */
 /* loss[1] = mean over rows of -log softmax(logits)[label] */
 prism_status prism_softmax_xent(prism_stream *s, const prism_tensor *logits,
                                 const prism_tensor *labels, prism_tensor *loss);
@@ -289,9 +292,11 @@ prism_status prism_clip_global_norm(prism_stream *s, prism_tensor *const *grads,
                                     float max_norm, prism_tensor *state);
 
 /* ------------------------------------------------------------------ ops: rng
- * Philox4x32-10 keyed by seed; element i uses counter (i/4 + offset, 0, 0, 0)
- * word i%4 (uniform) - the same numbers on every backend. Normal: Box-Muller
- * on a pair of counters, as documented in docs/ARCHITECTURE.md. */
+ * Philox4x32-10 with key (seed lo, seed hi); element i uses word i%4 of the
+ * block whose 64-bit counter (i/4 + offset) fills words 0-1 (words 2-3 are 0),
+ * so `offset` counts blocks of 4 elements. Uniform: u = ((w >> 9) + 0.5) 2^-23,
+ * y = lo + (hi - lo) u - bit-identical on every backend. Normal: Box-Muller on
+ * word pairs (0,1) and (2,3), see docs/ARCHITECTURE.md. */
 prism_status prism_rng_uniform(prism_stream *s, uint64_t seed, uint64_t offset,
                                float lo, float hi, prism_tensor *y);
 prism_status prism_rng_normal(prism_stream *s, uint64_t seed, uint64_t offset,
