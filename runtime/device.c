@@ -92,7 +92,12 @@ static prism_status create_instance(prism_context *ctx, bool validate, VkInstanc
         .enabledExtensionCount = nexts,
         .ppEnabledExtensionNames = exts,
     };
-    PRISM_VK(vkCreateInstance(&ci, NULL, out));
+    VkResult r2 = vkCreateInstance(&ci, NULL, out);
+    if (r2 == VK_ERROR_INCOMPATIBLE_DRIVER) /* the loader found no driver (ICD) at all */
+        return prism_set_error(ctx, PRISM_ERR_NO_DEVICE,
+                               "no Vulkan driver found (install mesa-vulkan-drivers for lavapipe, "
+                               "or use PRISM_DEVICE=reference)");
+    PRISM_VK(r2);
     volkLoadInstanceOnly(*out);
 cleanup:
     return st;

@@ -1,0 +1,94 @@
+# Thin wrapper over CMake + CTest. Everything real lives in CMakeLists.txt.
+#
+#   make deps    install missing Debian packages (tools/deps.sh)
+#   make build   configure + build into build/ (RelWithDebInfo)
+#   make test    deps, build, the whole suite, then the ASan+UBSan suite
+#                (MAKE_TEST_ASAN=0 skips the sanitizer part)
+#   make bench   deps, build, build/prism bench
+#   make demo    deps, build, then the demo (see below)
+#   make clean   remove the build directories
+#
+# Variables: BUILD_DIR, ASAN_DIR, BUILD_TYPE, JOBS, LP_NUM_THREADS, MAKE_TEST_ASAN.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+BUILD_DIR ?= build
+ASAN_DIR ?= build-asan
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+MAKE_TEST_ASAN ?= 1
+# lavapipe's thread count: the CI machine has 2 cores.
+export LP_NUM_THREADS ?= 2
+
+# Sanitizer runtime options. Reports go to files under $(SAN_LOGS), one per
+# process: Criterion runs each test in a worker process and ignores a worker's
+# exit status after the test has reported, so a leak found at worker exit would
+# otherwise pass unnoticed. test-asan fails when any report file appears.
+# Leak reports from the Vulkan driver stack (lavapipe, LLVM's JIT, the loader,
+# the validation layer) are suppressed in tests/lsan.supp; leaks in libprism,
+# the tools and the tests are still reported.
+SAN_LOGS := $(CURDIR)/$(ASAN_DIR)/sanitizer-logs
+SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1:log_path=$(SAN_LOGS)/asan \
+           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(SAN_LOGS)/ubsan \
+           LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
+
+.PHONY: all deps build test test-main test-asan bench demo clean
+
+all: build
+
+deps:
+	bash tools/deps.sh
+
+build:
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+# Both suites always run; the target fails if either failed.
+test: deps build
+	@fail=0; start=$$(date +%s); \
+	$(MAKE) --no-print-directory test-main || fail=1; \
+	echo "make test: main suite took $$(( $$(date +%s) - start )) s"; \
+	if [ "$(MAKE_TEST_ASAN)" != "0" ]; then \
+		start=$$(date +%s); \
+		$(MAKE) --no-print-directory test-asan || fail=1; \
+		echo "make test: sanitizer suite took $$(( $$(date +%s) - start )) s"; \
+	else \
+		echo "make test: sanitizer suite skipped (MAKE_TEST_ASAN=0)"; \
+	fi; \
+	if [ $$fail -ne 0 ]; then echo "make test: FAILED"; else echo "make test: passed"; fi; \
+	exit $$fail
+
+test-main:
+	ctest --test-dir $(BUILD_DIR) --output-on-failure
+
+# ASan+UBSan build of the library, tools and tests (no bench). Every test
+# runs on lavapipe, as in the main suite: lavapipe works under ASan because
+# the driver itself is not instrumented, only our code is.
+test-asan:
+	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPRISM_SANITIZE=ON -DPRISM_BUILD_BENCH=OFF
+	cmake --build $(ASAN_DIR) -j$(JOBS)
+	@rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
+	@fail=0; \
+	$(SAN_ENV) ctest --test-dir $(ASAN_DIR) --output-on-failure || fail=1; \
+	if [ -n "$$(ls -A $(SAN_LOGS))" ]; then \
+		for f in $(SAN_LOGS)/*; do echo "==== $$f"; cat "$$f"; done; \
+		echo "make test-asan: sanitizer reports above (also in $(SAN_LOGS))"; \
+		fail=1; \
+	else \
+		echo "make test-asan: no sanitizer reports"; \
+	fi; \
+	exit $$fail
+
+bench: deps build
+	$(BUILD_DIR)/prism bench
+
+# For now the demo lists the devices and runs `prism check` (every op against
+# the float64 reference). A later change replaces it with the Fashion-MNIST
+# fine-tuning demo (`prism train`).
+demo: deps build
+	$(BUILD_DIR)/prism devices
+	$(BUILD_DIR)/prism check
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_DIR)
