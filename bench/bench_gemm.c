@@ -50,7 +50,7 @@ static int bench_gemm(pb_env *env, pb_row *rows, int cap) {
         gemm_bench_arg g = {s->ta, s->tb, NULL, NULL, NULL};
         if (prism_tensor_create(env->ctx, 2, da, &g.a) || prism_tensor_create(env->ctx, 2, db, &g.b) ||
             prism_tensor_create(env->ctx, 2, dc, &g.c) || fill(env->ctx, g.a) || fill(env->ctx, g.b)) {
-            n = -1;
+            n = -1; /* message in the context */
         }
         for (int v = 0; v < 2 && n >= 0 && n < cap; v++) {
             setenv("PRISM_GEMM", variants[v], 1);
@@ -73,6 +73,7 @@ static int bench_gemm(pb_env *env, pb_row *rows, int cap) {
         prism_tensor_destroy(g.a);
         prism_tensor_destroy(g.b);
         prism_tensor_destroy(g.c);
+        if (n < 0) break;
     }
     if (old) setenv("PRISM_GEMM", old, 1);
     else unsetenv("PRISM_GEMM");

@@ -16,7 +16,8 @@
  *
  * Bindings larger than maxStorageBufferRange are avoided by splitting: first
  * over batches, then (one batch at a time) over rows of C, and when A is
- * stored transposed also over K (later K chunks accumulate with beta = 1). */
+ * stored transposed also over K (later K chunks accumulate with beta = 1).
+ * gemm_reg also cuts K into blocks of REG_KBLOCK for cache reuse. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,10 @@ static const char *OP = "gemm";
  * 10, 4 x 4 with scalar loads under 2. 8 to 64 invocations per workgroup
  * measured alike; 16 keeps small problems spread over both threads. */
 enum { REG_LX = 16, REG_TM = 16, REG_TN = 16 };
+/* gemm_reg splits K into dispatches of this depth (later ones add onto C):
+ * the B panel a workgroup streams then stays in cache. 2048^3 on lavapipe
+ * measured +20-30% for NN and TN, NT unchanged; 256 and 1024 were no better. */
+enum { REG_KBLOCK = 512 };
 
 typedef struct gemm_args {
     int ta, tb;
@@ -193,8 +198,14 @@ static prism_status record_device(prism_stream *s, const gemm_args *g) {
         if (g->sa) per = PRISM_MIN(per, (lim - span_a) / g->sa + 1);
         if (g->sb) per = PRISM_MIN(per, (lim - span_b) / g->sb + 1);
         per = PRISM_MIN(per, (lim - span_c) / span_c + 1);
+        /* CPU devices: K in blocks so the B panel a workgroup streams stays
+         * in cache; each block after the first adds onto C (beta = 1). */
+        int64_t kb = p.reg ? PRISM_MIN(K, (int64_t)REG_KBLOCK) : K;
         for (int64_t b0 = 0; b0 < g->batch; b0 += per)
-            if ((st = dispatch(s, g, &p, b0, PRISM_MIN(per, g->batch - b0), 0, M, 0, K, (float)g->beta))) return st;
+            for (int64_t k0 = 0; k0 < K; k0 += kb)
+                if ((st = dispatch(s, g, &p, b0, PRISM_MIN(per, g->batch - b0), 0, M, k0, PRISM_MIN(kb, K - k0),
+                                   k0 == 0 ? (float)g->beta : 1.0f)))
+                    return st;
         return PRISM_OK;
     }
     /* One batch at a time, C rows in chunks of mc; A rows follow C rows when
@@ -207,6 +218,7 @@ static prism_status record_device(prism_stream *s, const gemm_args *g) {
                                (long long)K, (long long)lim);
     if (mc > 4 && mc < M) mc -= mc % 4; /* keeps chunks eligible for vec4 loads */
     int64_t kc = g->ta ? PRISM_MIN(K, (lim - mc) / M + 1) : K;
+    if (p.reg) kc = PRISM_MIN(kc, (int64_t)REG_KBLOCK);
     if (kc > 4 && kc < K) kc -= kc % 4;
     for (int64_t b0 = 0; b0 < g->batch; b0++)
         for (int64_t m0 = 0; m0 < M; m0 += mc)
