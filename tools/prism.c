@@ -1,5 +1,7 @@
 /* `prism`: the command-line tool. Dispatches to one subcommand per file
- * (tools/cmd_<name>.c). Adding a subcommand is one line in PRISM_COMMANDS. */
+ * (tools/cmd_<name>.c). Adding a subcommand is one line in PRISM_COMMANDS.
+ * The functions are declared weak so a command whose file does not exist yet
+ * (work in progress on another branch) is simply not offered. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -10,15 +12,35 @@
 #define PRISM_COMMANDS(X)                                                                  \
     X(devices, "list Vulkan devices with their capabilities and limits")                 \
     X(check, "run every op on a device against the float64 reference")                  \
-    X(bench, "time ops; GB/s, GFLOP/s and the ratio to the device's copy bandwidth")
+    X(bench, "time ops; GB/s, GFLOP/s and the ratio to the device's copy bandwidth")   \
+    X(train, "fine-tune an MLP on Fashion-MNIST with any method (the main job)")         \
+    X(merge, "merge an adapter into base weights (safetensors)")                         \
+    X(inspect, "print an adapter file: method, shapes, parameter count, bytes, config")  \
+    X(apply, "run an adapter on .npy inputs: Y, dX, parameter gradients, W_eff")         \
+    X(subspace, "fit a unified delta-tuning subspace from trained adapters")             \
+    X(serve_bench, "multi-profile batched forward timing (X-PEFT, LoRA, ETHER)")
 
-#define CLI_DECLARE(name, summary) int cmd_##name(int argc, char **argv);
+#define CLI_DECLARE(name, summary) int cmd_##name(int argc, char **argv) __attribute__((weak));
 PRISM_COMMANDS(CLI_DECLARE)
 
 typedef struct command { const char *name; int (*fn)(int, char **); const char *summary; } command;
 #define CLI_ENTRY(name, summary) {#name, cmd_##name, summary},
-static const command commands[] = {PRISM_COMMANDS(CLI_ENTRY)};
-#define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
+static const command all_commands[] = {PRISM_COMMANDS(CLI_ENTRY)};
+static command commands[sizeof all_commands / sizeof all_commands[0]];
+static int NCOMMANDS;
+
+/* Command names use '-' where the C name has '_' (serve-bench). */
+static void commands_init(void) {
+    static char names[sizeof all_commands / sizeof all_commands[0]][32];
+    for (size_t i = 0; i < sizeof all_commands / sizeof all_commands[0]; i++) {
+        if (!all_commands[i].fn) continue;
+        snprintf(names[i], sizeof names[i], "%s", all_commands[i].name);
+        for (char *p = names[i]; *p; p++)
+            if (*p == '_') *p = '-';
+        commands[NCOMMANDS] = all_commands[i];
+        commands[NCOMMANDS++].name = names[i];
+    }
+}
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -77,7 +99,7 @@ static void usage(FILE *f) {
             "usage: prism <command> [options]\n"
             "       prism --help | --version\n\n"
             "Portable Vulkan compute for parameter-efficient fine-tuning.\n\ncommands:\n");
-    for (int i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    for (int i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(f,
             "\nRun 'prism <command> --help' for the options of a command.\n\n"
             "environment:\n"
@@ -90,6 +112,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    commands_init();
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;
