@@ -4,6 +4,7 @@
 #   make build   configure + build into build/ (RelWithDebInfo)
 #   make test    deps, build, the whole suite, then the ASan+UBSan suite
 #                (MAKE_TEST_ASAN=0 skips the sanitizer part)
+#   make fuzz    libFuzzer targets for the file parsers, FUZZ_SECONDS each (default 60)
 #   make bench   deps, build, build/prism bench
 #   make demo    deps, build, then the demo (see below)
 #   make clean   remove the build directories
@@ -33,7 +34,7 @@ SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1:log_path
            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(SAN_LOGS)/ubsan \
            LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
 
-.PHONY: all deps build test test-main test-asan bench demo clean
+.PHONY: all deps build test test-main test-asan fuzz bench demo clean
 
 all: build
 
@@ -79,6 +80,12 @@ test-asan:
 		echo "make test-asan: no sanitizer reports"; \
 	fi; \
 	exit $$fail
+
+# Each parser (safetensors, adapter_config.json, .npy) under libFuzzer + ASan
+# + UBSan for a bounded time; any crash, leak or timeout fails.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
 
 bench: deps build
 	$(BUILD_DIR)/prism bench
