@@ -1,0 +1,296 @@
+/* Adapter files (adapters/adapter_files.c): save/load round trips of NONE,
+ * FULL and LoRA on both backends, the HF PEFT layout of a LoRA directory
+ * (key names, config fields, a hand-written HF-style directory loading),
+ * hostile and mismatched files with exact statuses, config JSON round trips. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "adapter_fixture.h"
+
+static pc_env env;
+static void setup(void) { t_env(&env); }
+static void teardown(void) { t_env_destroy(&env); }
+TestSuite(adapter_files, .init = setup, .fini = teardown, .timeout = 300);
+
+/* ------------------------------------------------------------------ files */
+
+static char *tmpdir(void) {
+    char *d = strdup("/tmp/prism_adapter_XXXXXX");
+    cr_assert_not_null(mkdtemp(d));
+    return d;
+}
+
+static void rmtree(const char *d) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    cr_expect_eq(system(cmd), 0);
+}
+
+static char *path(const char *dir, const char *rel) {
+    char *p = malloc(strlen(dir) + strlen(rel) + 2);
+    sprintf(p, "%s/%s", dir, rel);
+    return p;
+}
+
+static void expect_same_params(prism_adapter *a, prism_adapter *b) {
+    const prism_param *pa, *pb;
+    int na = prism_adapter_params(a, &pa), nb = prism_adapter_params(b, &pb);
+    cr_assert_eq(na, nb);
+    for (int i = 0; i < na; i++) {
+        cr_expect_str_eq(pa[i].name, pb[i].name);
+        float *x = dl(pa[i].value), *y = dl(pb[i].value);
+        cr_expect_arr_eq(x, y, sizeof(float) * (size_t)prism_tensor_numel(pa[i].value), "%s differs", pa[i].name);
+        free(x);
+        free(y);
+    }
+}
+
+Test(adapter_files, save_load_round_trip) {
+    prism_method ms[3] = {PRISM_METHOD_NONE, PRISM_METHOD_FULL, PRISM_METHOD_LORA};
+    prism_context *ctxs[2] = {env.dev, env.ref};
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < 3; j++) {
+            layer L;
+            layer_make(&L, ctxs[k], 10, 7, 3, true, 51);
+            prism_adapter *ad = make(&L, ms[j]), *back = NULL;
+            cr_assert_eq(pc_adapter_randomize(ad, 99, 0.5f), PRISM_OK);
+            char *dir = tmpdir(), *sub = path(dir, "a/b"); /* created on save */
+            cr_assert_eq(prism_adapter_save(ad, sub, "layers.0.fc"), PRISM_OK, "%s", prism_error_message(L.ctx));
+            cr_assert_eq(prism_adapter_load(L.ctx, sub, "layers.0.fc", L.W0, L.b, &back), PRISM_OK, "%s",
+                         prism_error_message(L.ctx));
+            cr_expect_eq(prism_adapter_method(back), ms[j]);
+            cr_expect_eq(prism_adapter_get_config(back)->r, ms[j] == PRISM_METHOD_LORA ? 4 : 8);
+            expect_same_params(ad, back);
+            /* same outputs */
+            int64_t ys[2] = {L.T, L.m};
+            prism_tensor *Y2;
+            prism_stream *s;
+            cr_assert_eq(prism_tensor_create(L.ctx, 2, ys, &Y2), PRISM_OK);
+            cr_assert_eq(prism_stream_create(L.ctx, &s), PRISM_OK);
+            cr_assert_eq(prism_adapter_forward(s, ad, L.X, L.Y), PRISM_OK);
+            cr_assert_eq(prism_adapter_forward(s, back, L.X, Y2), PRISM_OK);
+            run(s);
+            float *y1 = dl(L.Y), *y2 = dl(Y2);
+            cr_expect_arr_eq(y1, y2, sizeof(float) * (size_t)(L.T * L.m));
+            free(y1);
+            free(y2);
+            prism_stream_destroy(s);
+            prism_tensor_destroy(Y2);
+            prism_adapter_destroy(back);
+            prism_adapter_destroy(ad);
+            rmtree(dir);
+            free(sub);
+            free(dir);
+            layer_free(&L);
+        }
+}
+
+/* The LoRA file as HF PEFT writes and reads it. */
+Test(adapter_files, lora_file_hf_layout) {
+    layer L;
+    layer_make(&L, env.dev, 10, 7, 3, true, 61);
+    prism_adapter *ad = make(&L, PRISM_METHOD_LORA);
+    char *dir = tmpdir(), *stp = path(dir, "adapter_model.safetensors"), *cfp = path(dir, "adapter_config.json");
+    char err[256];
+    cr_assert_eq(prism_adapter_save(ad, dir, "model.layers.0.self_attn.q_proj"), PRISM_OK);
+    prism_st_file *f;
+    cr_assert_eq(prism_st_open(stp, 0, &f, err, sizeof err), PRISM_OK, "%s", err);
+    cr_expect_eq(prism_st_count(f), 2);
+    const prism_st_tensor *a = prism_st_find(f, "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight");
+    const prism_st_tensor *b = prism_st_find(f, "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight");
+    cr_assert_not_null(a);
+    cr_assert_not_null(b);
+    cr_expect_eq(a->dtype, PRISM_DTYPE_F32);
+    cr_expect(a->ndim == 2 && a->shape[0] == 4 && a->shape[1] == 7);
+    cr_expect(b->ndim == 2 && b->shape[0] == 10 && b->shape[1] == 4);
+    const char *fmt = prism_st_meta_get(f, "format");
+    cr_assert_not_null(fmt);
+    cr_expect_str_eq(fmt, "pt");
+    prism_st_close(f);
+    cJSON *root;
+    cr_assert_eq(prism_json_read(cfp, 0, &root, err, sizeof err), PRISM_OK, "%s", err);
+    cr_expect_str_eq(cJSON_GetObjectItem(root, "peft_type")->valuestring, "LORA");
+    cr_expect_eq(cJSON_GetObjectItem(root, "r")->valuedouble, 4);
+    cr_expect_eq(cJSON_GetObjectItem(root, "lora_alpha")->valuedouble, 8);
+    cr_expect(cJSON_IsTrue(cJSON_GetObjectItem(root, "inference_mode")));
+    cr_expect(cJSON_IsNull(cJSON_GetObjectItem(root, "task_type")));
+    cr_expect(cJSON_IsNull(cJSON_GetObjectItem(root, "base_model_name_or_path")));
+    cJSON *tm = cJSON_GetObjectItem(root, "target_modules");
+    cr_assert(cJSON_IsArray(tm) && cJSON_GetArraySize(tm) == 1);
+    cr_expect_str_eq(cJSON_GetArrayItem(tm, 0)->valuestring, "model.layers.0.self_attn.q_proj");
+    cr_expect_str_eq(cJSON_GetObjectItem(root, "bias")->valuestring, "none");
+    cJSON_Delete(root);
+
+    /* a minimal HF-style config (alpha 16, r 4) with tensors written by
+     * another writer loads, and its scale is alpha / r = 4 */
+    const char *cfg = "{\"peft_type\": \"LORA\", \"r\": 4, \"lora_alpha\": 16, \"target_modules\": [\"q\"],"
+                      " \"task_type\": null, \"lora_dropout\": 0.05, \"use_rslora\": false}";
+    cr_assert_eq(prism_write_atomic(cfp, cfg, strlen(cfg), err, sizeof err), PRISM_OK);
+    prism_st_writer *w;
+    cr_assert_eq(prism_st_writer_create(&w), PRISM_OK);
+    float A[4 * 7], B[10 * 4];
+    pc_random(5, A, 28, -0.3f, 0.3f);
+    pc_random(6, B, 40, -0.3f, 0.3f);
+    int64_t as[2] = {4, 7}, bs[2] = {10, 4};
+    cr_assert_eq(prism_st_writer_add_f32(w, "base_model.model.q.lora_A.weight", 2, as, A, err, sizeof err), PRISM_OK);
+    cr_assert_eq(prism_st_writer_add_f32(w, "base_model.model.q.lora_B.weight", 2, bs, B, err, sizeof err), PRISM_OK);
+    cr_assert_eq(prism_st_writer_write(w, stp, err, sizeof err), PRISM_OK);
+    prism_st_writer_destroy(w);
+    prism_adapter *hf;
+    cr_assert_eq(prism_adapter_load(env.dev, dir, "q", L.W0, L.b, &hf), PRISM_OK, "%s", prism_error_message(env.dev));
+    cr_expect_eq(prism_adapter_get_config(hf)->lora_alpha, 16.0f);
+    int64_t ws[2] = {10, 7};
+    prism_tensor *Wm;
+    prism_stream *s;
+    cr_assert_eq(prism_tensor_create(env.dev, 2, ws, &Wm), PRISM_OK);
+    cr_assert_eq(prism_stream_create(env.dev, &s), PRISM_OK);
+    cr_assert_eq(prism_adapter_merge(s, hf, Wm), PRISM_OK);
+    run(s);
+    float *wm = dl(Wm), *w0 = dl((prism_tensor *)L.W0);
+    for (int i = 0; i < 10; i++)
+        for (int j = 0; j < 7; j++) {
+            double d = 0;
+            for (int q = 0; q < 4; q++) d += (double)B[i * 4 + q] * A[q * 7 + j];
+            cr_expect(fabs(wm[i * 7 + j] - (w0[i * 7 + j] + 4.0 * d)) < 1e-5, "merged [%d, %d]", i, j);
+        }
+    free(wm);
+    free(w0);
+    prism_stream_destroy(s);
+    prism_tensor_destroy(Wm);
+    prism_adapter_destroy(hf);
+
+    /* unsupported LoRA variants */
+    const char *unsup[] = {"{\"peft_type\": \"LORA\", \"r\": 4, \"use_dora\": true}",
+                           "{\"peft_type\": \"LORA\", \"r\": 4, \"use_rslora\": true}",
+                           "{\"peft_type\": \"LORA\", \"r\": 4, \"fan_in_fan_out\": true}",
+                           "{\"peft_type\": \"LORA\", \"r\": 4, \"bias\": \"all\"}",
+                           "{\"peft_type\": \"LORA\", \"r\": 4, \"rank_pattern\": {\"q\": 2}}"};
+    for (size_t i = 0; i < sizeof unsup / sizeof unsup[0]; i++) {
+        cr_assert_eq(prism_write_atomic(cfp, unsup[i], strlen(unsup[i]), err, sizeof err), PRISM_OK);
+        prism_adapter *x = (prism_adapter *)0x1;
+        cr_expect_eq(prism_adapter_load(env.dev, dir, "q", L.W0, L.b, &x), PRISM_ERR_UNSUPPORTED, "%s", unsup[i]);
+        cr_expect_null(x);
+    }
+    prism_adapter_destroy(ad);
+    rmtree(dir);
+    free(stp);
+    free(cfp);
+    free(dir);
+    layer_free(&L);
+}
+
+/* Hostile or mismatched files: exact statuses, *out NULL, nothing leaked
+ * (the ASan build runs this too). */
+Test(adapter_files, hostile_files) {
+    layer L;
+    layer_make(&L, env.dev, 10, 7, 3, true, 71);
+    prism_adapter *ad = make(&L, PRISM_METHOD_LORA), *x;
+    char *dir = tmpdir(), *stp = path(dir, "adapter_model.safetensors"), *cfp = path(dir, "adapter_config.json");
+    char err[256];
+    cr_assert_eq(prism_adapter_save(ad, dir, "fc"), PRISM_OK);
+    FILE *fp = fopen(stp, "rb");
+    cr_assert_not_null(fp);
+    unsigned char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf, fp);
+    fclose(fp);
+    cr_assert(n > 100 && n < sizeof buf);
+    /* truncated at several points */
+    size_t cuts[] = {0, 4, 8, 20, n / 2, n - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        cr_assert_eq(prism_write_atomic(stp, buf, cuts[i], err, sizeof err), PRISM_OK);
+        x = (prism_adapter *)0x1;
+        cr_expect_eq(prism_adapter_load(env.dev, dir, "fc", L.W0, L.b, &x), PRISM_ERR_FORMAT, "cut at %zu", cuts[i]);
+        cr_expect_null(x);
+    }
+    /* header length pointing past the end */
+    unsigned char evil[sizeof buf];
+    memcpy(evil, buf, n);
+    evil[5] = 0x7f;
+    cr_assert_eq(prism_write_atomic(stp, evil, n, err, sizeof err), PRISM_OK);
+    cr_expect_eq(prism_adapter_load(env.dev, dir, "fc", L.W0, L.b, &x), PRISM_ERR_FORMAT);
+    /* wrong module name: the tensors are absent */
+    cr_assert_eq(prism_write_atomic(stp, buf, n, err, sizeof err), PRISM_OK);
+    cr_expect_eq(prism_adapter_load(env.dev, dir, "fc2", L.W0, L.b, &x), PRISM_ERR_FORMAT);
+    expect_msg(env.dev, "base_model.model.fc2.lora_A.weight", NULL);
+    /* a layer of another size: shape mismatch */
+    layer M;
+    layer_make(&M, env.dev, 10, 8, 3, true, 72);
+    cr_expect_eq(prism_adapter_load(env.dev, dir, "fc", M.W0, M.b, &x), PRISM_ERR_FORMAT);
+    expect_msg(env.dev, "[4, 7]", "[4, 8]");
+    layer_free(&M);
+    /* a non-finite value */
+    prism_st_writer *w;
+    float A[28], B[40];
+    pc_random(1, A, 28, -1, 1);
+    pc_random(2, B, 40, -1, 1);
+    B[17] = NAN;
+    int64_t as[2] = {4, 7}, bs[2] = {10, 4};
+    cr_assert_eq(prism_st_writer_create(&w), PRISM_OK);
+    cr_assert_eq(prism_st_writer_add_f32(w, "base_model.model.fc.lora_A.weight", 2, as, A, err, sizeof err), PRISM_OK);
+    cr_assert_eq(prism_st_writer_add_f32(w, "base_model.model.fc.lora_B.weight", 2, bs, B, err, sizeof err), PRISM_OK);
+    cr_assert_eq(prism_st_writer_write(w, stp, err, sizeof err), PRISM_OK);
+    prism_st_writer_destroy(w);
+    cr_expect_eq(prism_adapter_load(env.dev, dir, "fc", L.W0, L.b, &x), PRISM_ERR_FORMAT);
+    expect_msg(env.dev, "lora_B.weight", "not finite");
+    /* load_tensors into a live adapter: rejected whole, the adapter unchanged */
+    prism_st_file *f;
+    cr_assert_eq(prism_st_open(stp, 0, &f, err, sizeof err), PRISM_OK);
+    const prism_param *p;
+    prism_adapter_params(ad, &p);
+    float *a0 = dl(p[0].value);
+    cr_expect_eq(prism_adapter_load_tensors(ad, "base_model.model.fc", f), PRISM_ERR_FORMAT);
+    float *a1 = dl(p[0].value);
+    cr_expect_arr_eq(a0, a1, sizeof(float) * 28, "a rejected file changed the adapter");
+    free(a0);
+    free(a1);
+    prism_st_close(f);
+    /* config: not JSON, unknown peft_type, r of the wrong type / range */
+    const char *cfgs[] = {"{", "{\"peft_type\": \"BOFT\"}", "{\"r\": 4}", "{\"peft_type\": \"LORA\", \"r\": \"4\"}",
+                          "{\"peft_type\": \"LORA\", \"r\": 0}", "{\"peft_type\": \"LORA\", \"r\": 1e12}",
+                          "{\"peft_type\": 7}", "[]"};
+    for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
+        cr_assert_eq(prism_write_atomic(cfp, cfgs[i], strlen(cfgs[i]), err, sizeof err), PRISM_OK);
+        x = (prism_adapter *)0x1;
+        prism_status st = prism_adapter_load(env.dev, dir, "fc", L.W0, L.b, &x);
+        cr_expect_eq(st, PRISM_ERR_FORMAT, "config %s: %s", cfgs[i], prism_status_string(st));
+        cr_expect_null(x);
+    }
+    /* missing directory */
+    cr_expect_eq(prism_adapter_load(env.dev, "/nonexistent/prism", "fc", L.W0, L.b, &x), PRISM_ERR_IO);
+    cr_expect_eq(prism_adapter_load(env.dev, dir, NULL, L.W0, L.b, &x), PRISM_ERR_INVALID_ARGUMENT);
+    cr_expect_eq(prism_adapter_save(ad, dir, ""), PRISM_ERR_INVALID_ARGUMENT);
+    prism_adapter_destroy(ad);
+    rmtree(dir);
+    free(stp);
+    free(cfp);
+    free(dir);
+    layer_free(&L);
+}
+
+Test(adapter_files, config_json_round_trip) {
+    prism_method ms[3] = {PRISM_METHOD_NONE, PRISM_METHOD_FULL, PRISM_METHOD_LORA};
+    for (int j = 0; j < 3; j++) {
+        prism_adapter_config c = prism_adapter_config_default(ms[j]), back;
+        c.r = 5;
+        c.lora_alpha = 2.5f;
+        c.train_bias = 0;
+        cJSON *o = cJSON_CreateObject();
+        char err[256];
+        cr_assert_eq(prism_adapter_config_to_json(&c, o, err, sizeof err), PRISM_OK, "%s", err);
+        cr_assert_eq(prism_adapter_config_from_json(o, &back, err, sizeof err), PRISM_OK, "%s", err);
+        cr_expect_eq(back.method, ms[j]);
+        if (ms[j] == PRISM_METHOD_LORA) {
+            cr_expect_eq(back.r, 5);
+            cr_expect_eq(back.lora_alpha, 2.5f);
+        }
+        if (ms[j] == PRISM_METHOD_FULL) cr_expect_eq(back.train_bias, 0);
+        cJSON_Delete(o);
+    }
+    char err[64];
+    prism_adapter_config c = prism_adapter_config_default(PRISM_METHOD_LORA);
+    cr_expect_eq(prism_adapter_config_to_json(&c, NULL, err, sizeof err), PRISM_ERR_INVALID_ARGUMENT);
+    cr_expect_eq(prism_adapter_config_from_json(NULL, &c, err, sizeof err), PRISM_ERR_INVALID_ARGUMENT);
+}
+
