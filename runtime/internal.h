@@ -167,6 +167,11 @@ struct prism_context {
 
     uint64_t validation_count;
     char validation_last[512];
+
+    /* Debug mode of streams (runtime/stream.c): 0 = read $PRISM_DEBUG_SYNC when a
+     * stream is created; > 0 = that level (1: each op in its own submission,
+     * waited on; 2: also check every op's outputs are finite); < 0 = off. */
+    int debug_sync;
 };
 
 prism_status prism_vk_context_init(prism_context *ctx, const prism_context_options *opt,
@@ -200,6 +205,8 @@ typedef struct prism_kernel {
     uint32_t push_size;
     uint64_t groups[3];             /* x may exceed maxComputeWorkGroupCount: folded */
     int fault_binding;              /* output to corrupt under PRISM_FAULT (-1: none) */
+    uint64_t cost;                  /* estimated work for the per-submit bound, in elements
+                                       touched (0: the invocation count) */
 } prism_kernel;
 
 /* Records one dispatch: hazard barrier if needed, descriptor set, push
@@ -226,6 +233,14 @@ prism_status prism_check_tensor(prism_stream *s, const char *op, const char *wha
 prism_status prism_check_same_numel(prism_stream *s, const char *op, const prism_tensor *a,
                                     const prism_tensor *b);
 bool prism_stream_is_reference(const prism_stream *s);
+/* Command buffers (segments) the recording was split into: commands are
+ * never split, a segment closes when it holds PRISM_SUBMIT_MAX_OPS commands
+ * (dispatches, fills, copies) or PRISM_SUBMIT_MAX_COST elements of estimated
+ * work, and after every command in debug mode. 0 before anything was
+ * recorded or on the reference backend. */
+int prism_stream_segment_count(const prism_stream *s);
+#define PRISM_SUBMIT_MAX_OPS 1024
+#define PRISM_SUBMIT_MAX_COST ((uint64_t)1 << 30)
 
 /* Local size for a 1-D elementwise kernel from the device limits. */
 uint32_t prism_local_size_1d(const prism_context *ctx);

@@ -1,13 +1,29 @@
-/* Streams: one command buffer recorded once and replayable. Barriers only on
- * real hazards (a read or write of a range with a pending write, or a write of
- * a range with a pending read); a fence per stream. On the reference backend a
- * stream is a list of closures run in order at submit. */
+/* Streams: a recording replayable as-is. Barriers only on real hazards (a
+ * read or write of a range with a pending write, or a write of a range with a
+ * pending read); a fence per stream. The recording is split at op boundaries
+ * into command buffers ("segments") of bounded work, submitted in order as
+ * separate batches under one fence, so no batch runs into a GPU watchdog
+ * (TDR). Debug mode (PRISM_DEBUG_SYNC) gives every op its own segment and
+ * submits and waits one at a time, so a failure names the op. On the
+ * reference backend a stream is a list of closures run in order at submit. */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
 
 typedef struct access { VkBuffer buf; VkDeviceSize lo, hi; } access;
 typedef struct ref_call { const char *op; prism_ref_fn fn; void *args; } ref_call;
+/* One command buffer of the recording: ops [first, first + nops). */
+typedef struct segment {
+    VkCommandBuffer cb;
+    int first, nops;
+    uint64_t cost;
+    const char *op;            /* name of its last op (debug mode: its only op) */
+    bool lost;                 /* PRISM_FAULT=lost:<op>: simulate a device loss here */
+} segment;
+/* Debug level 2: a range an op writes, checked for non-finite values. */
+typedef struct written { const prism_tensor *t; int64_t off, count; int op; int binding; } written;
 
 #define POOL_SETS 256
 #define MAX_PROFILED 2048
@@ -20,9 +36,17 @@ struct prism_stream {
     bool ended;                 /* recording closed by the first submit */
     int ops, barriers;
     uint64_t *ids;              /* tensors used, for the liveness check */
-    size_t nids, cap_ids;
+    int nids, cap_ids;
     /* vulkan */
-    VkCommandBuffer cb;
+    VkCommandBuffer cb;         /* the segment being recorded */
+    segment *segs;
+    int nsegs, cap_segs;
+    VkSubmitInfo *submits;      /* one batch per segment, built when recording ends */
+    int debug;                  /* PRISM_DEBUG_SYNC level (0 = off) */
+    int max_ops;                /* per segment */
+    uint64_t max_cost;
+    written *outs;
+    int nouts, cap_outs;
     VkFence fence;
     VkDescriptorPool *pools;
     int npools, pool_left;
@@ -52,6 +76,16 @@ prism_context *prism_stream_context(const prism_stream *s) { return s ? s->ctx :
 bool prism_stream_is_reference(const prism_stream *s) { return s->ctx->backend == PRISM_BACKEND_REFERENCE; }
 int prism_stream_op_count(const prism_stream *s) { return s ? s->ops : 0; }
 int prism_stream_barrier_count(const prism_stream *s) { return s ? s->barriers : 0; }
+int prism_stream_segment_count(const prism_stream *s) { return s ? s->nsegs : 0; }
+
+/* Non-negative integer from the environment, else `def`. */
+static int env_int(const char *name, int def) {
+    const char *v = getenv(name);
+    if (!v || !*v) return def;
+    char *end;
+    long x = strtol(v, &end, 10);
+    return *end || x < 0 || x > 1 << 30 ? def : (int)x;
+}
 
 prism_status prism_stream_create(prism_context *ctx, prism_stream **out) {
     if (!ctx) return PRISM_ERR_INVALID_ARGUMENT;
@@ -61,6 +95,11 @@ prism_status prism_stream_create(prism_context *ctx, prism_stream **out) {
     prism_stream *s = calloc(1, sizeof *s);
     if (!s) return prism_set_error(ctx, PRISM_ERR_OUT_OF_HOST_MEMORY, "stream_create: out of host memory");
     s->ctx = ctx;
+    s->debug = ctx->debug_sync ? PRISM_MAX(ctx->debug_sync, 0) : env_int("PRISM_DEBUG_SYNC", 0);
+    /* test hooks: small bounds exercise multi-segment submits cheaply */
+    s->max_ops = PRISM_MAX(env_int("PRISM_SUBMIT_MAX_OPS", PRISM_SUBMIT_MAX_OPS), 1);
+    s->max_cost = (uint64_t)PRISM_MAX(env_int("PRISM_SUBMIT_MAX_COST", 0), 0);
+    if (!s->max_cost) s->max_cost = PRISM_SUBMIT_MAX_COST;
     if (ctx->backend == PRISM_BACKEND_VULKAN) {
         VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
         PRISM_VK(vkCreateFence(ctx->device, &fci, NULL, &s->fence));
@@ -77,11 +116,14 @@ static void free_recording(prism_stream *s) {
     for (int i = 0; i < s->ncalls; i++) free(s->calls[i].args);
     s->ncalls = 0;
     if (ctx->backend == PRISM_BACKEND_VULKAN) {
-        if (s->cb) vkFreeCommandBuffers(ctx->device, ctx->pool, 1, &s->cb);
+        for (int i = 0; i < s->nsegs; i++) vkFreeCommandBuffers(ctx->device, ctx->pool, 1, &s->segs[i].cb);
         for (int i = 0; i < s->npools; i++) vkDestroyDescriptorPool(ctx->device, s->pools[i], NULL);
         if (s->qpool) vkDestroyQueryPool(ctx->device, s->qpool, NULL);
     }
     s->cb = VK_NULL_HANDLE;
+    s->nsegs = s->nouts = 0;
+    free(s->submits);
+    s->submits = NULL;
     s->qpool = VK_NULL_HANDLE;
     s->npools = s->pool_left = 0;
     s->nwrites = s->nreads = 0;
@@ -98,6 +140,8 @@ void prism_stream_destroy(prism_stream *s) {
     free_recording(s);
     if (s->fence) vkDestroyFence(s->ctx->device, s->fence, NULL);
     free(s->pools);
+    free(s->segs);
+    free(s->outs);
     free(s->writes);
     free(s->reads);
     free(s->ids);
@@ -119,15 +163,9 @@ prism_status prism_stream_reset(prism_stream *s) {
 
 static prism_status note_tensor(prism_stream *s, const prism_tensor *t) {
     if (s->nids && s->ids[s->nids - 1] == t->id) return PRISM_OK;
-    if (s->nids == s->cap_ids) {
-        size_t ncap = s->cap_ids ? s->cap_ids * 2 : 64;
-        uint64_t *n = realloc(s->ids, sizeof *n * ncap);
-        if (!n) return prism_set_error(s->ctx, PRISM_ERR_OUT_OF_HOST_MEMORY, "stream: out of host memory");
-        s->ids = n;
-        s->cap_ids = ncap;
-    }
-    s->ids[s->nids++] = t->id;
-    return PRISM_OK;
+    prism_status st = grow(s->ctx, (void **)&s->ids, &s->cap_ids, sizeof *s->ids, s->nids + 1);
+    if (!st) s->ids[s->nids++] = t->id;
+    return st;
 }
 
 prism_status prism_op_begin(prism_stream *s, const char *op) {
@@ -187,17 +225,41 @@ static void full_barrier(prism_stream *s, VkPipelineStageFlags src_stage, VkAcce
     vkCmdPipelineBarrier(s->cb, src_stage, dst_stage, 0, 1, &mb, 0, NULL, 0, NULL);
 }
 
-static prism_status ensure_begun(prism_stream *s) {
+/* Starts a new segment: closes the current one (debug mode: with the
+ * device -> host barrier, so each op's results can be read after its wait)
+ * and begins a fresh command buffer. Hazard tracking carries over: a barrier
+ * orders everything earlier in submission order, across batches too. */
+static prism_status new_segment(prism_stream *s) {
     prism_context *ctx = s->ctx;
-    prism_status st = PRISM_OK;
-    if (s->cb) return PRISM_OK;
+    prism_status st = grow(ctx, (void **)&s->segs, &s->cap_segs, sizeof(segment), s->nsegs + 1);
+    if (st) return st;
+    VkCommandBuffer cb = VK_NULL_HANDLE;
     VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
                                       .commandPool = ctx->pool,
                                       .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
                                       .commandBufferCount = 1};
-    PRISM_VK(vkAllocateCommandBuffers(ctx->device, &ai, &s->cb));
+    PRISM_VK(vkAllocateCommandBuffers(ctx->device, &ai, &cb));
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-    PRISM_VK(vkBeginCommandBuffer(s->cb, &bi));
+    PRISM_VK(vkBeginCommandBuffer(cb, &bi));
+    if (s->cb) {
+        if (s->debug)
+            full_barrier(s, ALL_STAGES, ALL_WRITES, VK_PIPELINE_STAGE_HOST_BIT | ALL_STAGES,
+                         VK_ACCESS_HOST_READ_BIT | ALL_ACCESS);
+        PRISM_VK(vkEndCommandBuffer(s->cb));
+    }
+    s->segs[s->nsegs++] = (segment){.cb = cb, .first = s->ops};
+    s->cb = cb;
+    return PRISM_OK;
+cleanup:
+    if (cb) vkFreeCommandBuffers(ctx->device, ctx->pool, 1, &cb);
+    return st;
+}
+
+static prism_status ensure_begun(prism_stream *s) {
+    prism_context *ctx = s->ctx;
+    prism_status st = PRISM_OK;
+    if (s->cb) return PRISM_OK;
+    PRISM_TRY(new_segment(s));
     if (ctx->profile && ctx->caps.timestamps) {
         VkQueryPoolCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
                                      .queryType = VK_QUERY_TYPE_TIMESTAMP,
@@ -211,8 +273,38 @@ static prism_status ensure_begun(prism_stream *s) {
     s->barriers++;
     return PRISM_OK;
 cleanup:
-    if (s->cb) vkFreeCommandBuffers(ctx->device, ctx->pool, 1, &s->cb);
-    s->cb = VK_NULL_HANDLE;
+    if (s->nsegs == 1) { /* start over on the next op */
+        vkFreeCommandBuffers(ctx->device, ctx->pool, 1, &s->segs[0].cb);
+        s->nsegs = 0;
+        s->cb = VK_NULL_HANDLE;
+    }
+    return st;
+}
+
+/* Called for every op after its checks passed, before its commands: closes
+ * the segment when this op would push it over the bound (a single op over
+ * the bound gets a segment of its own: ops are never split here, they tile
+ * themselves), and accounts the op. */
+static prism_status segment_for_op(prism_stream *s, const char *op, uint64_t cost) {
+    segment *g = &s->segs[s->nsegs - 1];
+    if (g->nops && (s->debug || g->nops >= s->max_ops || g->cost + cost > s->max_cost)) {
+        prism_status st = new_segment(s);
+        if (st) return st;
+        g = &s->segs[s->nsegs - 1];
+    }
+    const char *f = s->ctx->fault_op;
+    if (!strncmp(f, "lost:", 5) && !strcmp(f + 5, op)) g->lost = true;
+    g->nops++;
+    g->cost += cost;
+    g->op = op;
+    return PRISM_OK;
+}
+
+/* Debug level 2: remember a range the op about to be counted writes. */
+static prism_status note_output(prism_stream *s, const prism_tensor *t, int64_t off, int64_t count, int binding) {
+    if (s->debug < 2) return PRISM_OK;
+    prism_status st = grow(s->ctx, (void **)&s->outs, &s->cap_outs, sizeof(written), s->nouts + 1);
+    if (!st) s->outs[s->nouts++] = (written){t, off, count, s->ops, binding};
     return st;
 }
 
@@ -360,6 +452,16 @@ prism_status prism_record_kernel(prism_stream *s, const prism_kernel *k) {
                                       .pBufferInfo = &bi[i]};
     vkUpdateDescriptorSets(ctx->device, PRISM_MAX_BINDINGS, w, 0, NULL);
 
+    uint64_t cost = k->cost;
+    if (!cost) {
+        cost = g[0] * g[1] * g[2];
+        for (int i = 0; i < 3 && i < k->nspec; i++) cost *= PRISM_MAX(k->spec[i], 1u);
+    }
+    PRISM_TRY(segment_for_op(s, k->op, cost));
+    for (int i = 0; i < k->nbind; i++)
+        if (k->bind[i].write)
+            PRISM_TRY(note_output(s, k->bind[i].t, k->bind[i].offset,
+                                  k->bind[i].count ? k->bind[i].count : k->bind[i].t->numel - k->bind[i].offset, i));
     PRISM_TRY(track(s, acc, wr, k->nbind));
     prof_begin(s);
     vkCmdBindPipeline(s->cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipe);
@@ -382,10 +484,12 @@ cleanup:
     return st;
 }
 
-static prism_status record_transfer(prism_stream *s, const char *op, access *acc, bool *wr, int n) {
+static prism_status record_transfer(prism_stream *s, const char *op, access *acc, bool *wr, int n, const prism_tensor *dst,
+                                    int64_t dst_off) {
     prism_status st = ensure_begun(s);
-    if (st) return st;
-    return track(s, acc, wr, n);
+    if (!st) st = segment_for_op(s, op, (acc[n - 1].hi - acc[n - 1].lo) / 4);
+    if (!st) st = note_output(s, dst, dst_off, (int64_t)(acc[n - 1].hi - acc[n - 1].lo) / 4, n - 1);
+    return st ? st : track(s, acc, wr, n);
 }
 
 prism_status prism_record_fill(prism_stream *s, const char *op, const prism_tensor *t, int64_t offset, int64_t count,
@@ -394,7 +498,7 @@ prism_status prism_record_fill(prism_stream *s, const char *op, const prism_tens
     access a = {t->storage->buffer, start, start + (VkDeviceSize)count * 4};
     bool w = true;
     prism_status st = note_tensor(s, t);
-    if (!st) st = record_transfer(s, op, &a, &w, 1);
+    if (!st) st = record_transfer(s, op, &a, &w, 1, t, offset);
     if (st) return st;
     prof_begin(s);
     vkCmdFillBuffer(s->cb, a.buf, a.lo, a.hi - a.lo, bits);
@@ -412,7 +516,7 @@ prism_status prism_record_copy(prism_stream *s, const char *op, const prism_tens
     bool wr[2] = {false, true};
     prism_status st = note_tensor(s, src);
     if (!st) st = note_tensor(s, dst);
-    if (!st) st = record_transfer(s, op, acc, wr, 2);
+    if (!st) st = record_transfer(s, op, acc, wr, 2, dst, dst_off);
     if (st) return st;
     prof_begin(s);
     VkBufferCopy region = {.srcOffset = a0, .dstOffset = b0, .size = n};
@@ -431,18 +535,107 @@ static int cmp_u64(const void *a, const void *b) {
 
 static prism_status check_alive(prism_stream *s) {
     if (!s->ended && s->nids > 1) { /* dedupe once, when recording ends */
-        qsort(s->ids, s->nids, sizeof *s->ids, cmp_u64);
-        size_t k = 1;
-        for (size_t i = 1; i < s->nids; i++)
+        qsort(s->ids, (size_t)s->nids, sizeof *s->ids, cmp_u64);
+        int k = 1;
+        for (int i = 1; i < s->nids; i++)
             if (s->ids[i] != s->ids[k - 1]) s->ids[k++] = s->ids[i];
         s->nids = k;
     }
-    for (size_t i = 0; i < s->nids; i++)
+    for (int i = 0; i < s->nids; i++)
         if (!prism_tensor_alive(s->ctx, s->ids[i]))
             return prism_set_error(s->ctx, PRISM_ERR_STALE,
                                    "stream_submit: a tensor this stream uses (id %llu) was destroyed; reset and re-record "
                                    "the stream", (unsigned long long)s->ids[i]);
     return PRISM_OK;
+}
+
+/* Ends recording: the device -> host barrier, the last command buffer, one
+ * batch per segment. */
+static prism_status end_recording(prism_stream *s) {
+    prism_context *ctx = s->ctx;
+    prism_status st = ensure_begun(s);
+    if (st) return st;
+    VkSubmitInfo *si = calloc((size_t)s->nsegs, sizeof *si);
+    if (!si) return prism_set_error(ctx, PRISM_ERR_OUT_OF_HOST_MEMORY, "stream_submit: out of host memory");
+    full_barrier(s, ALL_STAGES, ALL_WRITES, VK_PIPELINE_STAGE_HOST_BIT | ALL_STAGES, VK_ACCESS_HOST_READ_BIT | ALL_ACCESS);
+    PRISM_VK(vkEndCommandBuffer(s->cb));
+    for (int i = 0; i < s->nsegs; i++)
+        si[i] = (VkSubmitInfo){.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1,
+                               .pCommandBuffers = &s->segs[i].cb};
+    s->submits = si;
+    si = NULL;
+    s->ended = true;
+cleanup:
+    free(si);
+    return st;
+}
+
+/* PRISM_FAULT=lost:<op>: fail as a real device loss would. Only debug mode
+ * knows (and says) which op it was. */
+static prism_status simulated_loss(prism_stream *s, const segment *g) {
+    if (s->debug)
+        return prism_set_error(s->ctx, PRISM_ERR_DEVICE_LOST,
+                               "stream_submit (debug sync): op %d '%s' failed: VK_ERROR_DEVICE_LOST (simulated by "
+                               "PRISM_FAULT=%s)", g->first + g->nops - 1, g->op, s->ctx->fault_op);
+    return prism_set_error(s->ctx, PRISM_ERR_DEVICE_LOST,
+                           "stream_submit: VK_ERROR_DEVICE_LOST (simulated by PRISM_FAULT) in a submission of %d ops; "
+                           "PRISM_DEBUG_SYNC=1 names the failing op", s->ops);
+}
+
+/* Debug level 2: the outputs of the ops of segment g hold only finite values
+ * (mapped memory is read in place, a staged tensor is downloaded whole). */
+static prism_status check_outputs(prism_stream *s, const segment *g) {
+    prism_status st = PRISM_OK;
+    for (int i = 0; i < s->nouts && !st; i++) {
+        const written *w = &s->outs[i];
+        const prism_tensor *t = w->t;
+        if (w->op < g->first || w->op >= g->first + g->nops) continue;
+        const float *x = t->storage->mapped ? (const float *)t->storage->mapped + t->offset : NULL;
+        float *copy = x ? NULL : malloc(sizeof(float) * (size_t)t->numel);
+        if (!x && !copy) return prism_set_error(s->ctx, PRISM_ERR_OUT_OF_HOST_MEMORY, "stream_submit: out of host memory");
+        if (!x && (st = prism_tensor_download((prism_tensor *)t, copy, t->numel))) {
+            free(copy);
+            break;
+        }
+        x = x ? x : copy;
+        int64_t j = w->off;
+        while (j < w->off + w->count && isfinite(x[j])) j++;
+        char sh[64];
+        if (j < w->off + w->count)
+            st = prism_set_error(s->ctx, PRISM_ERR_NOT_FINITE,
+                                 "stream_submit (PRISM_DEBUG_SYNC=2): op %d '%s' wrote %g at element %lld of its output "
+                                 "(binding %d, tensor %s)", w->op, g->op, (double)x[j], (long long)j, w->binding,
+                                 prism_tensor_shape_str(t, sh, sizeof sh));
+        free(copy);
+    }
+    return st;
+}
+
+/* Debug mode: one segment (= one op) per submission, each waited on, so a
+ * failure names its op. Leaves the stream pending with a signalled fence on
+ * success (prism_stream_wait then reads the profile as usual). */
+static prism_status submit_debug(prism_stream *s) {
+    prism_context *ctx = s->ctx;
+    prism_status st = PRISM_OK;
+    int i = 0;
+    for (; i < s->nsegs; i++) {
+        const segment *g = &s->segs[i];
+        if (g->lost) return simulated_loss(s, g);
+        PRISM_VK(vkResetFences(ctx->device, 1, &s->fence));
+        PRISM_VK(vkQueueSubmit(ctx->queue, 1, &s->submits[i], s->fence));
+        PRISM_VK(vkWaitForFences(ctx->device, 1, &s->fence, VK_TRUE, UINT64_MAX));
+        if (s->debug >= 2 && (st = check_outputs(s, g))) return st;
+    }
+    s->state = ST_PENDING;
+cleanup:
+    if (st && i < s->nsegs) {
+        char msg[sizeof ctx->err];
+        snprintf(msg, sizeof msg, "%s", ctx->err);
+        const segment *g = &s->segs[i];
+        st = prism_set_error(ctx, st, "stream_submit (debug sync): op %d '%s' failed: %s", g->first + g->nops - 1,
+                             g->nops ? g->op : "(none)", msg);
+    }
+    return st;
 }
 
 prism_status prism_stream_submit(prism_stream *s) {
@@ -459,16 +652,13 @@ prism_status prism_stream_submit(prism_stream *s) {
         s->state = ST_DONE;
         return PRISM_OK;
     }
-    if (!s->ended) {
-        PRISM_TRY(ensure_begun(s));
-        full_barrier(s, ALL_STAGES, ALL_WRITES, VK_PIPELINE_STAGE_HOST_BIT | ALL_STAGES,
-                     VK_ACCESS_HOST_READ_BIT | ALL_ACCESS);
-        PRISM_VK(vkEndCommandBuffer(s->cb));
-        s->ended = true;
-    }
+    if (!s->ended) PRISM_TRY(end_recording(s));
+    s->state = ST_DONE;
+    if (s->debug) return submit_debug(s);
+    for (int i = 0; i < s->nsegs; i++)
+        if (s->segs[i].lost) return simulated_loss(s, &s->segs[i]);
     PRISM_VK(vkResetFences(ctx->device, 1, &s->fence));
-    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &s->cb};
-    PRISM_VK(vkQueueSubmit(ctx->queue, 1, &si, s->fence));
+    PRISM_VK(vkQueueSubmit(ctx->queue, (uint32_t)s->nsegs, s->submits, s->fence));
     s->state = ST_PENDING;
 cleanup:
     return st;
@@ -496,7 +686,14 @@ prism_status prism_stream_wait(prism_stream *s) {
         }
         free(ts);
     }
-cleanup:
+    return PRISM_OK;
+cleanup: /* the batch of ops failed as a whole; debug mode can tell which */
+    if (st == PRISM_ERR_DEVICE_LOST) {
+        char msg[sizeof ctx->err];
+        snprintf(msg, sizeof msg, "%s", ctx->err);
+        st = prism_set_error(ctx, st, "stream_wait: %s (a stream of %d ops; PRISM_DEBUG_SYNC=1 names the failing op)", msg,
+                             s->ops);
+    }
     return st;
 }
 

@@ -5,10 +5,15 @@
 //
 // Two variants: `basic` works on floats (any offset), `basic_vec4` on vec4
 // (bindings 16-byte aligned, n counts vec4s). Each invocation handles PER
-// items. CONTIG = 0 (GPUs): items spaced one workgroup apart, so neighbouring
-// invocations touch neighbouring addresses (coalesced). CONTIG = 1 (CPU
-// devices): each invocation walks a contiguous run, which lavapipe's SIMD
-// lanes stream best (measured about 2x over one float per invocation).
+// items spaced one workgroup apart (item = base + lid + k * LS), so
+// neighbouring invocations touch neighbouring addresses: coalesced on GPUs,
+// and on lavapipe, which runs 8 invocations as SIMD lanes and every buffer
+// access as a loop over those lanes, each access of the 8 lanes covers one
+// contiguous 128-byte span. A contiguous run per invocation (the layout this
+// file used for CPU devices before) measured 1.6-2x slower on lavapipe at
+// every local size tried; so did local sizes below 256 over large tensors
+// and fully unrolled loops (docs/ARCHITECTURE.md, "Element-wise kernels").
+// Dispatches smaller than one 256-wide workgroup get a smaller one.
 // variant: basic -DT=float -DGT=gt_scalar -DVSHIFT=0
 // variant: basic_vec4 -DT=vec4 -DGT=greaterThan -DVSHIFT=2
 #extension GL_GOOGLE_include_directive : require
@@ -16,7 +21,6 @@
 
 layout(constant_id = 3) const uint MODE = 0;
 layout(constant_id = 4) const uint PER = 1;
-layout(constant_id = 5) const uint CONTIG = 0;
 const uint FILL = 0, COPY = 1, ADD = 2, MUL = 3, SCALE = 4, AXPY = 5, RELU = 6, RELU_BWD = 7, GELU = 8, GELU_BWD = 9;
 
 layout(std430, binding = 0) buffer Y { T y[]; };
@@ -59,11 +63,9 @@ T op(T x, uint i, uint yi) {
 }
 
 void main() {
-    uint g = prism_group_linear() * gl_WorkGroupSize.x * PER;
-    uint first = CONTIG == 1 ? g + gl_LocalInvocationID.x * PER : g + gl_LocalInvocationID.x;
-    uint step = CONTIG == 1 ? 1 : gl_WorkGroupSize.x;
+    uint first = prism_group_linear() * gl_WorkGroupSize.x * PER + gl_LocalInvocationID.x;
     for (uint k = 0; k < PER; k++) {
-        uint i = first + k * step;
+        uint i = first + k * gl_WorkGroupSize.x;
         if (i >= pc.n) return;
         uint yi = OFF(0) + i;
         y[yi] = MODE == FILL ? T(pc.alpha) : op(a[OFF(1) + i], i, yi);

@@ -111,60 +111,60 @@ static void csv_str(FILE *f, const char *s) {
     fputc('"', f);
 }
 
+/* The columns of a result row, shared by the CSV and JSON writers: a text
+ * value, or a number where the text is NULL. */
+enum { NCOLS = 9 };
+static const char *const COLS[NCOLS] = {"family", "name", "shape", "ms", "gflops", "gbs", "ratio", "ratio_to", "note"};
+
+static void row_values(const result *res, const char *text[NCOLS], double num[NCOLS]) {
+    const pb_row *r = &res->row;
+    const char *t[NCOLS] = {res->family, r->name, r->shape, NULL, NULL, NULL, NULL, r->ratio_to, r->note};
+    double v[NCOLS] = {0, 0, 0, r->ms, r->gflops, r->gbs, r->ratio, 0, 0};
+    memcpy(text, t, sizeof t);
+    memcpy(num, v, sizeof v);
+}
+
 static void write_csv(FILE *f, const table *t, const prism_caps *c, const pb_env *env) {
-    fprintf(f, "family,name,shape,ms,gflops,gbs,ratio,ratio_to,note,device,driver,quick\n");
+    for (int k = 0; k < NCOLS; k++) fprintf(f, "%s%s", k ? "," : "", COLS[k]);
+    fprintf(f, ",device,driver,quick\n");
     for (int i = 0; i < t->n; i++) {
-        const pb_row *r = &t->r[i].row;
-        csv_str(f, t->r[i].family);
-        fputc(',', f);
-        csv_str(f, r->name);
-        fputc(',', f);
-        csv_str(f, r->shape);
-        fprintf(f, ",%.6g,%.6g,%.6g,%.6g,", r->ms, r->gflops, r->gbs, r->ratio);
-        csv_str(f, r->ratio_to);
-        fputc(',', f);
-        csv_str(f, r->note);
-        fputc(',', f);
-        csv_str(f, c->name);
-        fputc(',', f);
-        csv_str(f, c->driver_info);
+        const char *text[NCOLS];
+        double num[NCOLS];
+        row_values(&t->r[i], text, num);
+        for (int k = 0; k < NCOLS; k++) {
+            if (k) fputc(',', f);
+            if (text[k]) csv_str(f, text[k]);
+            else fprintf(f, "%.6g", num[k]);
+        }
+        const char *extra[2] = {c->name, c->driver_info};
+        for (int k = 0; k < 2; k++) {
+            fputc(',', f);
+            csv_str(f, extra[k]);
+        }
         fprintf(f, ",%d\n", env->quick ? 1 : 0);
     }
 }
 
 static void write_json(FILE *f, const table *t, const prism_caps *c, const pb_env *env) {
-    fprintf(f, "{\n  \"device\": ");
-    cli_json_str(f, c->name);
-    fprintf(f, ",\n  \"driver\": ");
-    cli_json_str(f, c->driver_name);
-    fprintf(f, ",\n  \"driver_info\": ");
-    cli_json_str(f, c->driver_info);
-    fprintf(f, ",\n  \"disabled\": ");
-    cli_json_str(f, c->disabled);
+    const char *keys[4] = {"device", "driver", "driver_info", "disabled"};
+    const char *vals[4] = {c->name, c->driver_name, c->driver_info, c->disabled};
+    for (int k = 0; k < 4; k++) {
+        fprintf(f, "%s\"%s\": ", k ? ",\n  " : "{\n  ", keys[k]);
+        cli_json_str(f, vals[k]);
+    }
     fprintf(f, ",\n  \"copy_gbs\": ");
     cli_json_num(f, env->copy_gbs);
     fprintf(f, ",\n  \"reps\": %d, \"runs\": %d, \"quick\": %s,\n  \"rows\": [\n", env->reps, env->runs,
             env->quick ? "true" : "false");
     for (int i = 0; i < t->n; i++) {
-        const pb_row *r = &t->r[i].row;
-        fprintf(f, "    {\"family\": ");
-        cli_json_str(f, t->r[i].family);
-        fprintf(f, ", \"name\": ");
-        cli_json_str(f, r->name);
-        fprintf(f, ", \"shape\": ");
-        cli_json_str(f, r->shape);
-        fprintf(f, ", \"ms\": ");
-        cli_json_num(f, r->ms);
-        fprintf(f, ", \"gflops\": ");
-        cli_json_num(f, r->gflops);
-        fprintf(f, ", \"gbs\": ");
-        cli_json_num(f, r->gbs);
-        fprintf(f, ", \"ratio\": ");
-        cli_json_num(f, r->ratio);
-        fprintf(f, ", \"ratio_to\": ");
-        cli_json_str(f, r->ratio_to);
-        fprintf(f, ", \"note\": ");
-        cli_json_str(f, r->note);
+        const char *text[NCOLS];
+        double num[NCOLS];
+        row_values(&t->r[i], text, num);
+        for (int k = 0; k < NCOLS; k++) {
+            fprintf(f, "%s\"%s\": ", k ? ", " : "    {", COLS[k]);
+            if (text[k]) cli_json_str(f, text[k]);
+            else cli_json_num(f, num[k]);
+        }
         fprintf(f, "}%s\n", i + 1 < t->n ? "," : "");
     }
     fprintf(f, "  ]\n}\n");

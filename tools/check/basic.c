@@ -23,26 +23,14 @@ static prism_status apply(prism_stream *s, mode m, prism_tensor *a, prism_tensor
     return PRISM_ERR_INVALID_ARGUMENT;
 }
 
+static prism_status apply_case(prism_stream *s, const void *arg, prism_tensor *a, prism_tensor *b, prism_tensor *y) {
+    return apply(s, ((const ew_case *)arg)->m, a, b, y);
+}
+
 /* Runs the op on ctx; returns the output (and checks its guard on devices). */
 static double *run_on(pc_result *r, prism_context *ctx, const ew_case *c, const float *a, const float *b,
                       const float *y0, bool guard) {
-    int64_t n = c->n;
-    prism_tensor *ta = pc_tensor(r, ctx, 1, &n, a), *tb = pc_tensor(r, ctx, 1, &n, b), *base = NULL, *ty = NULL;
-    if (guard) ty = pc_guarded(r, ctx, 1, &n, y0, &base);
-    else ty = pc_tensor(r, ctx, 1, &n, y0);
-    prism_stream *s = NULL;
-    double *out = NULL;
-    if (ta && tb && ty && prism_stream_create(ctx, &s) == PRISM_OK) {
-        if (apply(s, c->m, ta, tb, ty) != PRISM_OK) pc_fail(r, "record: %s", prism_error_message(ctx));
-        else if (pc_run(r, s)) out = pc_download(r, ty);
-        if (guard) pc_guard_ok(r, base, "output");
-    }
-    prism_stream_destroy(s);
-    prism_tensor_destroy(ta);
-    prism_tensor_destroy(tb);
-    prism_tensor_destroy(ty);
-    prism_tensor_destroy(base);
-    return out;
+    return pc_run_op2(r, ctx, apply_case, c, 1, &c->n, a, b, 1, &c->n, y0, guard);
 }
 
 static void ew_device(const pc_env *env, const void *arg, pc_result *r) {

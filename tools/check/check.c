@@ -176,6 +176,29 @@ bool pc_run(pc_result *r, prism_stream *s) {
     return true;
 }
 
+double *pc_run_op2(pc_result *r, prism_context *ctx,
+                   prism_status (*apply)(prism_stream *s, const void *arg, prism_tensor *a, prism_tensor *b,
+                                         prism_tensor *y),
+                   const void *arg, int xdim, const int64_t *xshape, const float *xa, const float *xb, int ydim,
+                   const int64_t *yshape, const float *y0, bool guard) {
+    prism_tensor *ta = pc_tensor(r, ctx, xdim, xshape, xa), *tb = pc_tensor(r, ctx, xdim, xshape, xb);
+    prism_tensor *base = NULL;
+    prism_tensor *ty = guard ? pc_guarded(r, ctx, ydim, yshape, y0, &base) : pc_tensor(r, ctx, ydim, yshape, y0);
+    prism_stream *s = NULL;
+    double *out = NULL;
+    if (ta && tb && ty && prism_stream_create(ctx, &s) == PRISM_OK) {
+        if (apply(s, arg, ta, tb, ty) != PRISM_OK) pc_fail(r, "record: %s", prism_error_message(ctx));
+        else if (pc_run(r, s)) out = pc_download(r, ty);
+        if (guard) pc_guard_ok(r, base, "y");
+    }
+    prism_stream_destroy(s);
+    prism_tensor_destroy(ta);
+    prism_tensor_destroy(tb);
+    prism_tensor_destroy(ty);
+    prism_tensor_destroy(base);
+    return out;
+}
+
 void pc_run_case(const pc_env *env, const pc_case *c, pc_result *r) {
     memset(r, 0, sizeof *r);
     r->outcome = PC_PASS;

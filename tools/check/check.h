@@ -65,6 +65,17 @@ void pc_fail(pc_result *r, const char *fmt, ...) __attribute__((format(printf, 2
  * ||a - n|| / max(||n||, 1e-12); fails r when above tol. */
 void pc_compare_fd(pc_result *r, const char *what, const double *analytic, const double *numeric, int64_t n, double tol);
 
+/* Runs a two-input op on ctx and downloads its output: a and b are
+ * [xdim](xshape) tensors holding xa / xb, y is [ydim](yshape) holding y0
+ * (NULL data: left unwritten) and, when `guard`, followed by a guard region
+ * that is checked. `apply` records the op (arg: the case). Returns the output
+ * as doubles (malloc'd), or NULL with the failure recorded in r. */
+double *pc_run_op2(pc_result *r, prism_context *ctx,
+                   prism_status (*apply)(prism_stream *s, const void *arg, prism_tensor *a, prism_tensor *b,
+                                         prism_tensor *y),
+                   const void *arg, int xdim, const int64_t *xshape, const float *xa, const float *xb, int ydim,
+                   const int64_t *yshape, const float *y0, bool guard);
+
 /* Runs one case with a fresh result. */
 void pc_run_case(const pc_env *env, const pc_case *c, pc_result *r);
 

@@ -29,27 +29,17 @@ static prism_status apply(prism_stream *s, mode m, prism_tensor *a, prism_tensor
     return prism_row_norm(s, a, y);
 }
 
+static prism_status apply_case(prism_stream *s, const void *arg, prism_tensor *a, prism_tensor *b, prism_tensor *y) {
+    return apply(s, ((const rd_case *)arg)->m, a, b, y);
+}
+
 static double *run_on(pc_result *r, prism_context *ctx, const rd_case *c, const float *a, const float *b,
                       bool guard) {
     /* y has the leading dims of x (one element per row) */
     int64_t one = 1;
     int yd = c->ndim > 1 ? c->ndim - 1 : 1;
     const int64_t *ys = c->ndim > 1 ? c->shape : &one;
-    prism_tensor *ta = pc_tensor(r, ctx, c->ndim, c->shape, a), *tb = pc_tensor(r, ctx, c->ndim, c->shape, b);
-    prism_tensor *base = NULL, *ty = guard ? pc_guarded(r, ctx, yd, ys, NULL, &base) : pc_tensor(r, ctx, yd, ys, NULL);
-    prism_stream *s = NULL;
-    double *out = NULL;
-    if (ta && tb && ty && prism_stream_create(ctx, &s) == PRISM_OK) {
-        if (apply(s, c->m, ta, tb, ty) != PRISM_OK) pc_fail(r, "record: %s", prism_error_message(ctx));
-        else if (pc_run(r, s)) out = pc_download(r, ty);
-        if (guard) pc_guard_ok(r, base, "y");
-    }
-    prism_stream_destroy(s);
-    prism_tensor_destroy(ta);
-    prism_tensor_destroy(tb);
-    prism_tensor_destroy(ty);
-    prism_tensor_destroy(base);
-    return out;
+    return pc_run_op2(r, ctx, apply_case, c, c->ndim, c->shape, a, b, yd, ys, NULL, guard);
 }
 
 static void rd_device(const pc_env *env, const void *arg, pc_result *r) {
