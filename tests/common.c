@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 #include "common.h"
 
@@ -56,7 +57,11 @@ int t_run_cases(const pc_env *env, const char *prefix) {
     const pc_case *cases;
     int n = pc_all_cases(&cases), ran = 0;
     for (int i = 0; i < n; i++) {
-        if (strncmp(cases[i].op, prefix, strlen(prefix)) != 0) continue;
+        size_t len = strlen(prefix);
+        bool exact = len > 0 && prefix[len - 1] == '$'; /* "mul$": op "mul" only */
+        if (exact ? (strlen(cases[i].op) != len - 1 || strncmp(cases[i].op, prefix, len - 1) != 0)
+                  : strncmp(cases[i].op, prefix, len) != 0)
+            continue;
         pc_result r;
         pc_run_case(env, &cases[i], &r);
         ran++;

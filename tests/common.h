@@ -16,8 +16,9 @@ void t_destroy(prism_context *ctx);
 /* Sets up env (device + reference) for check cases. */
 void t_env(pc_env *env);
 void t_env_destroy(pc_env *env);
-/* Runs every registered case of `op` (NULL: whose op starts with prefix) and
- * asserts each passes; returns how many ran. */
+/* Runs every registered case whose op starts with op_prefix (or, when it ends
+ * in '$', whose op is exactly the name before it) and asserts each passes;
+ * returns how many ran. */
 int t_run_cases(const pc_env *env, const char *op_prefix);
 
 #endif

@@ -8,9 +8,9 @@ static void setup(void) { t_env(&env); }
 static void teardown(void) { t_env_destroy(&env); }
 TestSuite(basic, .init = setup, .fini = teardown, .timeout = 300);
 
-Test(basic, fill_copy_cases) { t_run_cases(&env, "fill"); t_run_cases(&env, "copy"); }
-Test(basic, add_mul_cases) { t_run_cases(&env, "add"); t_run_cases(&env, "mul"); }
-Test(basic, scale_axpy_cases) { t_run_cases(&env, "scale"); t_run_cases(&env, "axpy"); }
+Test(basic, fill_copy_cases) { t_run_cases(&env, "fill$"); t_run_cases(&env, "copy$"); }
+Test(basic, add_mul_cases) { t_run_cases(&env, "add$"); t_run_cases(&env, "mul$"); }
+Test(basic, scale_axpy_cases) { t_run_cases(&env, "scale$"); t_run_cases(&env, "axpy$"); }
 Test(basic, relu_cases) { t_run_cases(&env, "relu"); }
 Test(basic, gelu_cases) { t_run_cases(&env, "gelu"); }
 
