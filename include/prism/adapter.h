@@ -51,7 +51,11 @@ const char *prism_method_name(prism_method m);
 prism_status prism_method_parse(const char *name, prism_method *out);
 
 typedef enum prism_side { PRISM_SIDE_IN = 0, PRISM_SIDE_OUT = 1, PRISM_SIDE_BOTH = 2 } prism_side;
+/* Also declared by prism/dct.h (the dct op); whichever header comes first. */
+#ifndef PRISM_DCT_NORM_DEFINED
+#define PRISM_DCT_NORM_DEFINED
 typedef enum prism_dct_norm { PRISM_DCT_NORM_NONE = 0, PRISM_DCT_NORM_ORTHO = 1 } prism_dct_norm;
+#endif
 typedef enum prism_mask_kind { PRISM_MASK_SOFT = 0, PRISM_MASK_HARD = 1 } prism_mask_kind;
 typedef enum prism_placement { PRISM_PLACE_PARALLEL = 0, PRISM_PLACE_SERIAL = 1 } prism_placement;
 typedef enum prism_activation { PRISM_ACT_IDENTITY = 0, PRISM_ACT_RELU = 1, PRISM_ACT_GELU = 2 } prism_activation;
