@@ -314,7 +314,8 @@ static void roundtrip(prism_method m) {
     double *W0h = rand_array(M * N), *bh = rand_array(M), *Xh = rand_array(T * N), *dYh = rand_array(T * M),
            *other = rand_array(6);
     int64_t sw[2] = {M, N}, sb[1] = {M}, sx[2] = {T, N}, sy[2] = {T, M};
-    prism_adapter *ad = make_adapter(dev, m, upload(dev, 2, sw, W0h), upload(dev, 1, sb, bh), adir, ref);
+    prism_tensor *W0t = upload(dev, 2, sw, W0h), *bt = upload(dev, 1, sb, bh);
+    prism_adapter *ad = make_adapter(dev, m, W0t, bt, adir, ref);
     write_f8(P("W0.npy"), 2, sw, W0h);
     write_f8(P("b.npy"), 1, sb, bh);
     write_f8(P("X.npy"), 2, sx, Xh);
@@ -401,6 +402,8 @@ static void roundtrip(prism_method m) {
     free_results(&lib);
     free_results(&lr);
     prism_adapter_destroy(ad);
+    prism_tensor_destroy(W0t);
+    prism_tensor_destroy(bt);
     free(W0h), free(bh), free(Xh), free(dYh), free(other);
     t_destroy(ref);
     t_destroy(dev);
@@ -912,11 +915,12 @@ Test(apply, damaged_files_exit_1_naming_the_file) {
     free(r.text);
     /* X of the wrong width, dY of the wrong shape */
     int64_t sx[2] = {T, N + 2}, sx2[2] = {T, N}, sy[2] = {T + 1, M};
-    double *xh = rand_array(T * (N + 2));
+    double *xh = rand_array(T * (N + 2)), *yh = rand_array((T + 1) * M);
     write_f8(P("eXbad.npy"), 2, sx, xh);
     write_f8(P("eX.npy"), 2, sx2, xh);
-    write_f8(P("edY.npy"), 2, sy, xh);
+    write_f8(P("edY.npy"), 2, sy, yh);
     free(xh);
+    free(yh);
     r = run("apply -a '%s' -w '%s' -x '%s' -y '%s'", P("good"), P("eW0.npy"), P("eXbad.npy"), P("eY.npy"));
     cr_expect_eq(r.rc, 1, "X of the wrong width: exit %d:\n%s", r.rc, r.text);
     cr_expect(has(r.text, "eXbad.npy") && has(r.text, "[5, 18]"), "message:\n%s", r.text);
