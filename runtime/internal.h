@@ -168,7 +168,7 @@ struct prism_context {
     uint64_t validation_count;
     char validation_last[512];
 
-    /* Debug mode of streams (runtime/stream.c): 0 = read $PRISM_DEBUG_SYNC when a
+    /* Debug mode of streams (runtime/submit.c): 0 = read $PRISM_DEBUG_SYNC when a
      * stream is created; > 0 = that level (1: each op in its own submission,
      * waited on; 2: also check every op's outputs are finite); < 0 = off. */
     int debug_sync;

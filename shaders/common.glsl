@@ -3,7 +3,7 @@
 // Workgroup size comes from specialization constants 0..2 (sized by the
 // runtime from the device limits); op-specific constants start at id 3.
 // Push block: `uint boff[8]` (element offset of each binding inside its
-// bound range, see runtime/stream.c) followed by the op's parameters.
+// bound range, see runtime/record.c) followed by the op's parameters.
 #ifndef PRISM_COMMON_GLSL
 #define PRISM_COMMON_GLSL
 

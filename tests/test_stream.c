@@ -14,57 +14,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "common.h"
+#include "runtime_fixture.h"
 #include "internal.h" /* prism_stream_segment_count, PRISM_SUBMIT_MAX_OPS */
 
 TestSuite(stream, .timeout = 300);
 
 /* ------------------------------------------------------------------ helpers */
 
+/* The device under test or the reference; profiling (device only) on request. */
 static prism_context *open_ctx(int reference, int profile) {
-    if (!profile) return reference ? t_reference() : t_device();
-    prism_context_options o = prism_context_options_default();
-    o.profile = 1;
-    prism_context *ctx = NULL;
-    char err[512];
-    cr_assert_eq(prism_context_create(&o, &ctx, err, sizeof err), PRISM_OK, "profiling context: %s", err);
-    return ctx;
-}
-
-static bool is_reference(prism_context *ctx) { return prism_context_backend(ctx) == PRISM_BACKEND_REFERENCE; }
-
-static void ok(prism_context *ctx, prism_status st, const char *what) {
-    cr_assert_eq(st, PRISM_OK, "%s: %s (%s)", what, prism_status_string(st), prism_error_message(ctx));
+    if (profile) return mk(NULL, NULL, 1, NULL);
+    return reference ? t_reference() : t_device();
 }
 
 /* [n] tensor, uploaded from data when not NULL. */
 static prism_tensor *vec_new(prism_context *ctx, int64_t n, const float *data) {
-    prism_tensor *t = NULL;
-    ok(ctx, prism_tensor_create(ctx, 1, &n, &t), "tensor_create");
-    if (data) ok(ctx, prism_tensor_upload(t, data, n), "upload");
-    return t;
-}
-
-static void vec_get(prism_tensor *t, float *out) {
-    prism_context *ctx = prism_tensor_context(t);
-    ok(ctx, prism_tensor_download(t, out, prism_tensor_numel(t)), "download");
-}
-
-static prism_stream *new_stream(prism_context *ctx) {
-    prism_stream *s = NULL;
-    ok(ctx, prism_stream_create(ctx, &s), "stream_create");
-    return s;
-}
-
-/* The last error message contains both words (b may be NULL). */
-static void msg_has(prism_context *ctx, const char *a, const char *b) {
-    const char *words[2] = {a, b}, *m = prism_error_message(ctx);
-    for (int i = 0; i < 2; i++) cr_assert(!words[i] || strstr(m, words[i]), "message lacks '%s': %s", words[i], m);
-}
-
-static void finish(prism_context *ctx) {
-    if (is_reference(ctx)) prism_context_destroy(ctx);
-    else t_destroy(ctx);
+    return data ? tensor_from(ctx, n, data) : tensor1(ctx, n);
 }
 
 /* A dependent chain of `ops` ops (fill, then axpys that read and write acc),
@@ -76,14 +41,14 @@ static void chain(prism_context *ctx, int ops, int want_segments) {
     float x[N], y[N];
     for (int i = 0; i < N; i++) x[i] = (float)(i % 11) - 5.5f;
     prism_tensor *tx = vec_new(ctx, N, x), *acc = vec_new(ctx, N, NULL);
-    prism_stream *s = new_stream(ctx);
+    prism_stream *s = stream(ctx);
     ok(ctx, prism_fill(s, acc, 0.5f), "fill");
     for (int k = 1; k < ops; k++) ok(ctx, prism_axpy(s, 1.0f, tx, acc), "axpy");
     cr_assert_eq(prism_stream_op_count(s), ops, "one dispatch per op (1000 = vec4 only)");
     cr_assert_eq(prism_stream_segment_count(s), want_segments, "%d ops", ops);
     for (int replay = 0; replay < 2; replay++) {
         ok(ctx, prism_stream_run(s), "run");
-        vec_get(acc, y);
+        download(acc, y);
         for (int i = 0; i < N; i++) cr_assert_eq(y[i], 0.5f + (float)(ops - 1) * x[i], "replay %d at %d", replay, i);
         const prism_profile_entry *e = NULL;
         int n = 0;
@@ -110,7 +75,7 @@ static void chain(prism_context *ctx, int ops, int want_segments) {
 static prism_stream *stream_with_debug(prism_context *ctx, const char *level) {
     if (*level) setenv("PRISM_DEBUG_SYNC", level, 1);
     else unsetenv("PRISM_DEBUG_SYNC");
-    prism_stream *s = new_stream(ctx);
+    prism_stream *s = stream(ctx);
     unsetenv("PRISM_DEBUG_SYNC");
     return s;
 }
@@ -131,7 +96,7 @@ ParameterizedTest(int *which, stream, replay) {
     }
     prism_tensor *tx = vec_new(ctx, N, x), *acc = vec_new(ctx, N, acc0), *snap = vec_new(ctx, N, NULL),
                  *sum = vec_new(ctx, N, NULL);
-    prism_stream *s = new_stream(ctx);
+    prism_stream *s = stream(ctx);
     cr_assert_eq(prism_stream_context(s), ctx);
     ok(ctx, prism_axpy(s, 1.0f, tx, acc), "axpy");
     ok(ctx, prism_copy(s, acc, snap), "copy");
@@ -144,10 +109,10 @@ ParameterizedTest(int *which, stream, replay) {
         ok(ctx, prism_stream_submit(s), "submit");
         ok(ctx, prism_stream_wait(s), "wait");
         accx += xs;
-        vec_get(sum, out);
+        download(sum, out);
         for (int i = 0; i < N; i++)
             cr_assert_eq(out[i], acc0[i] + (accx + xs) * x[i], "replay %d at %d: %g", k, i, out[i]);
-        vec_get(acc, out);
+        download(acc, out);
         for (int i = 0; i < N; i++) cr_assert_eq(out[i], acc0[i] + accx * x[i], "replay %d acc at %d", k, i);
         if (k == 2) { /* new batch in the same input tensor */
             xs = 2.0f;
@@ -171,7 +136,7 @@ ParameterizedTest(int *which, stream, states) {
     prism_context *ctx = open_ctx(*which, 0);
     float x[7] = {1, 2, 3, 4, 5, 6, 7}, y[7];
     prism_tensor *t = vec_new(ctx, 7, x);
-    prism_stream *s = new_stream(ctx);
+    prism_stream *s = stream(ctx);
     cr_assert_eq(prism_stream_create(ctx, NULL), PRISM_ERR_INVALID_ARGUMENT);
     cr_assert_eq(prism_stream_create(NULL, &s), PRISM_ERR_INVALID_ARGUMENT);
     ok(ctx, prism_scale(s, t, 3.0f, t), "scale");
@@ -193,7 +158,7 @@ ParameterizedTest(int *which, stream, states) {
     cr_assert_eq(prism_axpy(s, 1.0f, t, t), PRISM_ERR_STATE, "still refused after wait");
     msg_has(ctx, "axpy", NULL);
     cr_assert_eq(prism_stream_op_count(s), recorded, "refused calls record nothing");
-    vec_get(t, y);
+    download(t, y);
     for (int i = 0; i < 7; i++) cr_assert_eq(y[i], 3 * x[i]);
 
     /* reset drops the recording (also while pending) and records anew */
@@ -201,11 +166,11 @@ ParameterizedTest(int *which, stream, states) {
     ok(ctx, prism_stream_reset(s), "reset while pending waits first");
     cr_assert_eq(prism_stream_op_count(s), 0);
     cr_assert_eq(prism_stream_barrier_count(s), 0);
-    vec_get(t, y);
+    download(t, y);
     for (int i = 0; i < 7; i++) cr_assert_eq(y[i], 9 * x[i], "the replay before reset completed");
     ok(ctx, prism_fill(s, t, 0.5f), "fill after reset");
     ok(ctx, prism_stream_run(s), "run");
-    vec_get(t, y);
+    download(t, y);
     for (int i = 0; i < 7; i++) cr_assert_eq(y[i], 0.5f);
 
     /* destroying a pending stream waits for it */
@@ -231,12 +196,12 @@ ParameterizedTest(int *which, stream, stale) {
         marker[i] = -1.0f;
     }
     prism_tensor *tx = vec_new(ctx, N, x), *out = vec_new(ctx, N, NULL), *other = vec_new(ctx, N, NULL);
-    prism_stream *s = new_stream(ctx);
+    prism_stream *s = stream(ctx);
     ok(ctx, prism_fill(s, out, 7.0f), "fill");
     ok(ctx, prism_fill(s, other, 3.0f), "fill other");
     ok(ctx, prism_axpy(s, 1.0f, tx, out), "axpy");
     ok(ctx, prism_stream_run(s), "first run");
-    vec_get(out, y);
+    download(out, y);
     for (int i = 0; i < N; i++) cr_assert_eq(y[i], 7.0f + x[i]);
 
     ok(ctx, prism_tensor_upload(out, marker, N), "marker");
@@ -246,9 +211,9 @@ ParameterizedTest(int *which, stream, stale) {
     msg_has(ctx, "stream_submit", "destroyed");
     cr_assert_eq(prism_stream_run(s), PRISM_ERR_STALE, "still stale");
     cr_assert_eq(prism_stream_wait(s), PRISM_OK, "nothing pending");
-    vec_get(out, y);
+    download(out, y);
     for (int i = 0; i < N; i++) cr_assert_eq(y[i], -1.0f, "nothing ran (out at %d)", i);
-    vec_get(other, y);
+    download(other, y);
     for (int i = 0; i < N; i++) cr_assert_eq(y[i], -1.0f, "nothing ran, not even the ops before (other at %d)", i);
 
     /* stale on the first submit too (destroyed while recording) */
@@ -258,14 +223,14 @@ ParameterizedTest(int *which, stream, stale) {
     ok(ctx, prism_copy(s, tmp, other), "copy");
     prism_tensor_destroy(tmp);
     cr_assert_eq(prism_stream_run(s), PRISM_ERR_STALE);
-    vec_get(out, y);
+    download(out, y);
     for (int i = 0; i < N; i++) cr_assert_eq(y[i], -1.0f, "nothing ran at %d", i);
 
     /* reset and re-record without the dead tensor works */
     ok(ctx, prism_stream_reset(s), "reset");
     ok(ctx, prism_fill(s, out, 2.0f), "fill");
     ok(ctx, prism_stream_run(s), "run after reset");
-    vec_get(out, y);
+    download(out, y);
     for (int i = 0; i < N; i++) cr_assert_eq(y[i], 2.0f);
     prism_stream_destroy(s);
     prism_tensor_destroy(out);
@@ -286,7 +251,7 @@ BOTH_BACKENDS(empty)
 
 ParameterizedTest(int *which, stream, empty) {
     prism_context *ctx = open_ctx(*which, 0);
-    prism_stream *s = new_stream(ctx);
+    prism_stream *s = stream(ctx);
     ok(ctx, prism_stream_run(s), "empty run");
     ok(ctx, prism_stream_run(s), "empty replay");
     cr_assert_eq(prism_stream_op_count(s), 0);
@@ -294,7 +259,7 @@ ParameterizedTest(int *which, stream, empty) {
     ok(ctx, prism_stream_run(s), "empty run after reset");
     prism_stream_destroy(s);
     /* a stream never submitted */
-    s = new_stream(ctx);
+    s = stream(ctx);
     prism_stream_destroy(s);
     finish(ctx);
 }
@@ -309,7 +274,7 @@ Test(stream, hazard_barriers) {
     int64_t n = N;
     ok(ctx, prism_tensor_view(big, 0, 1, &n, &lo), "view lo");
     ok(ctx, prism_tensor_view(big, N, 1, &n, &hi), "view hi");
-    prism_stream *s = new_stream(ctx);
+    prism_stream *s = stream(ctx);
     cr_assert_eq(prism_stream_barrier_count(s), 0);
     ok(ctx, prism_fill(s, a, 1.0f), "fill a");
     int b0 = prism_stream_barrier_count(s);
@@ -338,13 +303,13 @@ Test(stream, hazard_barriers) {
     cr_assert_geq(prism_stream_barrier_count(s), before_submit);
 
     float y[2 * N];
-    vec_get(c, y);
+    download(c, y);
     for (int i = 0; i < N; i++) cr_assert_eq(y[i], 9.0f, "c at %d", i);
-    vec_get(d, y);
+    download(d, y);
     for (int i = 0; i < N; i++) cr_assert_eq(y[i], 4.0f, "d at %d", i);
-    vec_get(a, y);
+    download(a, y);
     for (int i = 0; i < N; i++) cr_assert_eq(y[i], 5.0f, "a at %d", i);
-    vec_get(big, y);
+    download(big, y);
     for (int i = 0; i < 2 * N; i++) cr_assert_eq(y[i], i < N ? 6.0f : 7.0f, "big at %d", i);
 
     /* replay keeps the same barrier count: nothing is recorded again */
@@ -367,7 +332,7 @@ Test(stream, profile_entries_per_op) {
     }
     enum { N = 4096 };
     prism_tensor *a = vec_new(ctx, N, NULL), *b = vec_new(ctx, N, NULL);
-    prism_stream *s = new_stream(ctx);
+    prism_stream *s = stream(ctx);
     ok(ctx, prism_fill(s, a, 1.0f), "fill");
     ok(ctx, prism_copy(s, a, b), "copy");
     ok(ctx, prism_add(s, a, b, b), "add");
@@ -388,7 +353,7 @@ Test(stream, profile_entries_per_op) {
         }
     }
     float y[N];
-    vec_get(a, y);
+    download(a, y);
     float g2 = 0.5f * 2.0f * (1.0f + tanhf(0.7978845608f * (2.0f + 0.044715f * 8.0f)));
     cr_assert_float_eq(y[0], g2, 1e-5f);
     cr_assert_float_eq(y[N - 1], g2, 1e-5f);
@@ -402,7 +367,7 @@ Test(stream, profile_off_is_a_state_error) {
     for (int which = 0; which < 2; which++) {
         prism_context *ctx = open_ctx(which, 0);
         prism_tensor *a = vec_new(ctx, 8, NULL);
-        prism_stream *s = new_stream(ctx);
+        prism_stream *s = stream(ctx);
         ok(ctx, prism_fill(s, a, 1.0f), "fill");
         ok(ctx, prism_stream_run(s), "run");
         const prism_profile_entry *e = NULL;
@@ -465,7 +430,7 @@ static void workload_record(prism_stream *s, workload *w) {
 static void workload_read(workload *w, float *out) {
     prism_tensor *ts[] = {w->acc, w->snap, w->sum, w->act, w->p, w->m, w->v, w->c, w->state};
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
-        vec_get(ts[i], out);
+        download(ts[i], out);
         out += prism_tensor_numel(ts[i]);
     }
 }
@@ -534,16 +499,16 @@ Test(stream, debug_sync_names_nonfinite_op) {
             prism_status st = prism_stream_run(s);
             if (k < 2) {
                 ok(ctx, st, "run without the finite check");
-                vec_get(tz, y);
+                download(tz, y);
                 cr_assert(isinf(y[N - 1]), "the add ran: %g", y[N - 1]);
                 continue;
             }
             cr_assert_eq(st, PRISM_ERR_NOT_FINITE, "replay %d: %s", replay, prism_error_message(ctx));
             msg_has(ctx, "'scale'", "PRISM_DEBUG_SYNC=2");
             msg_has(ctx, "inf at element 0", "[7]");
-            vec_get(ty, y);
+            download(ty, y);
             cr_assert(isinf(y[0]), "the scale ran");
-            vec_get(tz, y);
+            download(tz, y);
             for (int i = 0; i < N; i++) cr_assert_eq(y[i], -1.0f, "the add after the failing op did not run");
         }
         prism_stream_destroy(s);
