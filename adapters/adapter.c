@@ -171,6 +171,7 @@ void prism_adapter_destroy(prism_adapter *ad) {
     if (ad->vt && ad->vt->destroy) ad->vt->destroy(ad);
     for (int i = 0; i < im->nviews; i++) prism_tensor_destroy(im->views[i]);
     for (int i = 0; i < ad->nparams; i++) {
+        free(im->i64[i]);
         free((char *)ad->params[i].name);
         prism_tensor_destroy(ad->params[i].value);
         prism_tensor_destroy(ad->params[i].grad);
@@ -283,6 +284,12 @@ static prism_status add_tensor(prism_adapter *ad, const char *name, int ndim, co
     p.trainable = trainable ? 1 : 0;
     PRISM_TRY(prism_tensor_create(ad->ctx, ndim, shape, &p.value));
     if (trainable) PRISM_TRY(prism_tensor_create(ad->ctx, ndim, shape, &p.grad));
+    int64_t *host = is_i64 ? calloc((size_t)p.value->numel, sizeof *host) : NULL;
+    if (is_i64 && !host) {
+        st = fail(ad->ctx, PRISM_ERR_OUT_OF_HOST_MEMORY, "adapter (%s): out of host memory", mn);
+        goto cleanup;
+    }
+    prism_adapter_impl_of(ad)->i64[ad->nparams] = host;
     ad->param_is_i64[ad->nparams] = is_i64;
     ad->params[ad->nparams++] = p;
     if (value) *value = p.value;
@@ -303,6 +310,23 @@ prism_status prism_adapter_add_param(prism_adapter *ad, const char *name, int nd
 prism_status prism_adapter_add_index(prism_adapter *ad, const char *name, int64_t count, prism_tensor **value) {
     if (!ad) return PRISM_ERR_INVALID_ARGUMENT;
     return add_tensor(ad, name, 1, &count, 0, 1, value);
+}
+
+prism_status prism_adapter_set_index(prism_adapter *ad, int index, const int64_t *values) {
+    if (!ad) return PRISM_ERR_INVALID_ARGUMENT;
+    int64_t *host = index >= 0 && index < ad->nparams ? prism_adapter_impl_of(ad)->i64[index] : NULL;
+    if (!host || !values)
+        return fail(ad->ctx, PRISM_ERR_INVALID_ARGUMENT, "adapter (%s): set_index: param %d is not an int64 param",
+                    prism_method_name(ad->cfg.method), index);
+    prism_tensor *t = ad->params[index].value;
+    float *h = malloc((size_t)t->numel * sizeof *h);
+    if (!h) return fail(ad->ctx, PRISM_ERR_OUT_OF_HOST_MEMORY, "adapter (%s): out of host memory",
+                        prism_method_name(ad->cfg.method));
+    for (int64_t i = 0; i < t->numel; i++) h[i] = (float)values[i]; /* rounded above 2^24: the host copy is exact */
+    prism_status st = prism_tensor_upload(t, h, t->numel);
+    if (!st) memcpy(host, values, sizeof *host * (size_t)t->numel);
+    free(h);
+    return st;
 }
 
 prism_tensor *prism_adapter_grad(prism_adapter *ad, const char *name) {

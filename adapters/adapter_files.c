@@ -2,35 +2,23 @@
  * adapter under "<prefix>.<param name>" in a safetensors file (metadata
  * {"format": "pt"}), and adapter_config.json with peft_type and the method's
  * fields. Files are hostile input: every tensor is looked up by name, its
- * shape checked against the adapter's, its values checked finite (and, for
- * int64 tensors, exactly representable in fp32) and passed to the method's
+ * shape checked against the adapter's, its float values checked finite (int64
+ * tensors are kept exact on the host) and passed to the method's
  * validate_loaded before anything is uploaded, so a rejected file leaves the
  * adapter unchanged. */
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/types.h>
 #include "adapter_priv.h"
-
-#define PRISM_I64_EXACT ((int64_t)1 << 24) /* int64 params live as exact fp32 on the device */
+#include "io/io_util.h"
 
 static const char *mname(const prism_adapter *ad) { return prism_method_name(ad->cfg.method); }
 
 /* "<prefix>.<name>" (or name alone for an empty prefix) into a malloc'ed string. */
 static char *key_of(const char *prefix, const char *name) {
-    size_t lp = prefix ? strlen(prefix) : 0, ln = strlen(name);
-    char *k = malloc(lp + ln + 2);
-    if (!k) return NULL;
-    if (lp) {
-        memcpy(k, prefix, lp);
-        k[lp++] = '.';
-    }
-    memcpy(k + lp, name, ln + 1);
-    return k;
+    return prefix && *prefix ? prism_cat3(prefix, ".", name) : strdup(name);
 }
 
 /* ------------------------------------------------------------------ tensors */
@@ -41,28 +29,24 @@ prism_status prism_adapter_save_tensors(prism_adapter *ad, const char *prefix, p
                                    mname(ad));
     prism_status st = PRISM_OK;
     float *h = NULL;
-    int64_t *hi = NULL;
     char *key = NULL, err[512] = "";
     for (int i = 0; i < ad->nparams; i++) {
         const prism_param *p = &ad->params[i];
         int64_t n = p->value->numel;
         free(h);
-        free(hi);
         free(key);
-        hi = NULL;
         h = malloc((size_t)n * sizeof *h);
         key = key_of(prefix, p->name);
-        if (ad->param_is_i64[i]) hi = malloc((size_t)n * sizeof *hi);
-        if (!h || !key || (ad->param_is_i64[i] && !hi)) {
+        if (!h || !key) {
             st = prism_set_error(ad->ctx, PRISM_ERR_OUT_OF_HOST_MEMORY, "adapter_save_tensors (%s): out of host memory",
                                  mname(ad));
             goto cleanup;
         }
-        PRISM_TRY(prism_tensor_download(p->value, h, n));
-        if (ad->param_is_i64[i]) {
-            for (int64_t j = 0; j < n; j++) hi[j] = (int64_t)llrintf(h[j]);
-            st = prism_st_writer_add_i64(w, key, p->value->ndim, p->value->shape, hi, err, sizeof err);
+        if (ad->param_is_i64[i]) { /* the exact host copy (the device tensor is rounded to fp32) */
+            st = prism_st_writer_add_i64(w, key, p->value->ndim, p->value->shape, prism_adapter_impl_of(ad)->i64[i],
+                                         err, sizeof err);
         } else {
+            PRISM_TRY(prism_tensor_download(p->value, h, n));
             st = prism_st_writer_add_f32(w, key, p->value->ndim, p->value->shape, h, err, sizeof err);
         }
         if (st) {
@@ -72,7 +56,6 @@ prism_status prism_adapter_save_tensors(prism_adapter *ad, const char *prefix, p
     }
 cleanup:
     free(h);
-    free(hi);
     free(key);
     return st;
 }
@@ -82,14 +65,13 @@ prism_status prism_adapter_load_tensors(prism_adapter *ad, const char *prefix, c
     static const char *OP = "adapter_load_tensors";
     if (!f) return prism_set_error(ad->ctx, PRISM_ERR_INVALID_ARGUMENT, "%s (%s): file is NULL", OP, mname(ad));
     prism_status st = PRISM_OK;
-    float *vals[PRISM_ADAPTER_MAX_PARAMS] = {0};
-    int64_t *hi = NULL;
+    float *vals[PRISM_ADAPTER_MAX_PARAMS] = {0}; /* an int64 param's holds int64_t values */
     char *key = NULL, err[512] = "";
     for (int i = 0; i < ad->nparams; i++) {
         const prism_tensor *v = ad->params[i].value;
         free(key);
         key = key_of(prefix, ad->params[i].name);
-        vals[i] = malloc((size_t)v->numel * sizeof(float));
+        vals[i] = malloc((size_t)v->numel * (ad->param_is_i64[i] ? sizeof(int64_t) : sizeof(float)));
         if (!key || !vals[i]) {
             st = prism_set_error(ad->ctx, PRISM_ERR_OUT_OF_HOST_MEMORY, "%s (%s): out of host memory", OP, mname(ad));
             goto cleanup;
@@ -112,22 +94,7 @@ prism_status prism_adapter_load_tensors(prism_adapter *ad, const char *prefix, c
             goto cleanup;
         }
         if (ad->param_is_i64[i]) {
-            free(hi);
-            hi = malloc((size_t)v->numel * sizeof *hi);
-            if (!hi) {
-                st = prism_set_error(ad->ctx, PRISM_ERR_OUT_OF_HOST_MEMORY, "%s (%s): out of host memory", OP,
-                                     mname(ad));
-                goto cleanup;
-            }
-            st = prism_st_read_i64(f, key, hi, v->numel, err, sizeof err);
-            for (int64_t j = 0; !st && j < v->numel; j++) {
-                if (hi[j] < -PRISM_I64_EXACT || hi[j] > PRISM_I64_EXACT) {
-                    st = prism_set_error(ad->ctx, PRISM_ERR_FORMAT, "%s (%s): '%s'[%lld] = %lld is beyond 2^24", OP,
-                                         mname(ad), key, (long long)j, (long long)hi[j]);
-                    goto cleanup;
-                }
-                vals[i][j] = (float)hi[j];
-            }
+            st = prism_st_read_i64(f, key, (int64_t *)vals[i], v->numel, err, sizeof err); /* range: validate_loaded */
         } else {
             st = prism_st_read_f32(f, key, vals[i], v->numel, err, sizeof err);
             for (int64_t j = 0; !st && j < v->numel; j++)
@@ -147,10 +114,11 @@ prism_status prism_adapter_load_tensors(prism_adapter *ad, const char *prefix, c
         st = ad->vt->validate_loaded(ad, (const float *const *)vals);
         if (st) goto cleanup;
     }
-    for (int i = 0; i < ad->nparams; i++) PRISM_TRY(prism_tensor_upload(ad->params[i].value, vals[i], ad->params[i].value->numel));
+    for (int i = 0; i < ad->nparams; i++)
+        PRISM_TRY(ad->param_is_i64[i] ? prism_adapter_set_index(ad, i, (const int64_t *)vals[i])
+                                       : prism_tensor_upload(ad->params[i].value, vals[i], ad->params[i].value->numel));
 cleanup:
     for (int i = 0; i < ad->nparams; i++) free(vals[i]);
-    free(hi);
     free(key);
     return st;
 }
@@ -161,75 +129,58 @@ static bool has_rank(prism_method m) {
     return m == PRISM_METHOD_LORA || m == PRISM_METHOD_HUT || m == PRISM_METHOD_XPEFT;
 }
 
-/* Replaces obj[key] by item (consumed). */
-static bool put(cJSON *obj, const char *key, cJSON *item) {
-    if (!item) return false;
-    cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
-    if (!cJSON_AddItemToObject(obj, key, item)) {
-        cJSON_Delete(item);
-        return false;
-    }
-    return true;
-}
-
-static prism_status set_err(char *err, size_t len, prism_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static prism_status set_err(char *err, size_t len, prism_status st, const char *fmt, ...) {
-    if (err && len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, len, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
-
 prism_status prism_adapter_config_to_json(const prism_adapter_config *cfg, cJSON *obj, char *err, size_t err_len) {
     if (!cfg || !cJSON_IsObject(obj))
-        return set_err(err, err_len, PRISM_ERR_INVALID_ARGUMENT, "adapter_config_to_json: %s",
+        return prism_errf(err, err_len, PRISM_ERR_INVALID_ARGUMENT, "adapter_config_to_json: %s",
                        !cfg ? "config is NULL" : "obj is not a JSON object");
     if (cfg->method < 0 || cfg->method >= PRISM_METHOD_COUNT)
-        return set_err(err, err_len, PRISM_ERR_INVALID_ARGUMENT, "adapter_config_to_json: method %d", (int)cfg->method);
+        return prism_errf(err, err_len, PRISM_ERR_INVALID_ARGUMENT, "adapter_config_to_json: method %d",
+                          (int)cfg->method);
     const prism_adapter_vt *vt = prism_adapter_vt_of(cfg->method);
     const char *mn = prism_method_name(cfg->method);
     if (!vt || !vt->peft_type)
-        return set_err(err, err_len, PRISM_ERR_UNSUPPORTED, "adapter_config_to_json: this build has no %s adapter", mn);
+        return prism_errf(err, err_len, PRISM_ERR_UNSUPPORTED, "adapter_config_to_json: this build has no %s adapter",
+                          mn);
     /* the HF PeftConfig common fields (inference_mode true as HF saves it) */
-    bool ok = put(obj, "peft_type", cJSON_CreateString(vt->peft_type)) && put(obj, "task_type", cJSON_CreateNull()) &&
-              put(obj, "base_model_name_or_path", cJSON_CreateNull()) && put(obj, "revision", cJSON_CreateNull()) &&
-              put(obj, "inference_mode", cJSON_CreateTrue());
+    bool ok = prism_json_put(obj, "peft_type", cJSON_CreateString(vt->peft_type)) &&
+              prism_json_put(obj, "task_type", cJSON_CreateNull()) &&
+              prism_json_put(obj, "base_model_name_or_path", cJSON_CreateNull()) &&
+              prism_json_put(obj, "revision", cJSON_CreateNull()) &&
+              prism_json_put(obj, "inference_mode", cJSON_CreateTrue());
     if (ok && !cJSON_GetObjectItemCaseSensitive(obj, "target_modules"))
-        ok = put(obj, "target_modules", cJSON_CreateNull());
-    if (ok && has_rank(cfg->method)) ok = put(obj, "r", cJSON_CreateNumber(cfg->r));
-    if (!ok) return set_err(err, err_len, PRISM_ERR_OUT_OF_HOST_MEMORY, "adapter_config_to_json (%s): out of memory", mn);
+        ok = prism_json_put(obj, "target_modules", cJSON_CreateNull());
+    if (ok && has_rank(cfg->method)) ok = prism_json_put(obj, "r", cJSON_CreateNumber(cfg->r));
+    if (!ok)
+        return prism_errf(err, err_len, PRISM_ERR_OUT_OF_HOST_MEMORY, "adapter_config_to_json (%s): out of memory", mn);
     if (vt->config_to_json) {
         prism_status st = vt->config_to_json(cfg, obj);
-        if (st) return set_err(err, err_len, st, "adapter_config_to_json (%s): %s", mn, prism_status_string(st));
+        if (st) return prism_errf(err, err_len, st, "adapter_config_to_json (%s): %s", mn, prism_status_string(st));
     }
     return PRISM_OK;
 }
 
 prism_status prism_adapter_config_from_json(const cJSON *obj, prism_adapter_config *cfg, char *err, size_t err_len) {
     if (!cfg || !cJSON_IsObject(obj))
-        return set_err(err, err_len, PRISM_ERR_INVALID_ARGUMENT, "adapter_config_from_json: %s",
+        return prism_errf(err, err_len, PRISM_ERR_INVALID_ARGUMENT, "adapter_config_from_json: %s",
                        !cfg ? "config is NULL" : "not a JSON object");
     const char *pt = NULL;
     prism_status st = prism_json_get_string(obj, "peft_type", NULL, &pt, err, err_len);
     if (st) return st;
-    if (!pt) return set_err(err, err_len, PRISM_ERR_FORMAT, "adapter_config: no \"peft_type\"");
+    if (!pt) return prism_errf(err, err_len, PRISM_ERR_FORMAT, "adapter_config: no \"peft_type\"");
     prism_method m;
     if (prism_method_parse(pt, &m) != PRISM_OK)
-        return set_err(err, err_len, PRISM_ERR_FORMAT, "adapter_config: peft_type \"%s\" is not a prism method", pt);
+        return prism_errf(err, err_len, PRISM_ERR_FORMAT, "adapter_config: peft_type \"%s\" is not a prism method", pt);
     const prism_adapter_vt *vt = prism_adapter_vt_of(m);
     if (!vt)
-        return set_err(err, err_len, PRISM_ERR_UNSUPPORTED, "adapter_config: this build has no %s adapter",
+        return prism_errf(err, err_len, PRISM_ERR_UNSUPPORTED, "adapter_config: this build has no %s adapter",
                        prism_method_name(m));
     prism_adapter_config c = prism_adapter_config_default(m);
     if (has_rank(m)) {
         int64_t r;
         if ((st = prism_json_get_int(obj, "r", c.r, &r, err, err_len))) return st;
         if (r < 1 || r > INT_MAX)
-            return set_err(err, err_len, PRISM_ERR_FORMAT, "adapter_config: \"r\" = %lld is out of range", (long long)r);
+            return prism_errf(err, err_len, PRISM_ERR_FORMAT, "adapter_config: \"r\" = %lld is out of range",
+                              (long long)r);
         c.r = (int)r;
     }
     if (vt->config_from_json && (st = vt->config_from_json(obj, &c, err, err_len))) return st;
@@ -239,36 +190,22 @@ prism_status prism_adapter_config_from_json(const cJSON *obj, prism_adapter_conf
 
 /* ------------------------------------------------------------------ directories */
 
-/* mkdir -p */
-static prism_status make_dirs(const char *dir, char *err, size_t err_len) {
-    size_t n = strlen(dir);
-    char *p = malloc(n + 1);
-    if (!p) return set_err(err, err_len, PRISM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
-    memcpy(p, dir, n + 1);
-    prism_status st = PRISM_OK;
-    for (size_t i = 1; i <= n && !st; i++) {
-        if (p[i] != '/' && p[i] != '\0') continue;
-        char c = p[i];
-        p[i] = '\0';
-        if (mkdir(p, 0755) != 0 && errno != EEXIST)
-            st = set_err(err, err_len, PRISM_ERR_IO, "cannot create directory '%s': %s", p, strerror(errno));
-        p[i] = c;
-    }
-    struct stat sb;
-    if (!st && (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)))
-        st = set_err(err, err_len, PRISM_ERR_IO, "'%s' is not a directory", dir);
-    free(p);
-    return st;
+/* The names in an adapter directory: the tensor key prefix of the module,
+ * the tensor file and the config file. */
+typedef struct dir_paths { char *prefix, *st, *cfg; } dir_paths;
+
+static void dir_paths_free(dir_paths *p) {
+    free(p->prefix);
+    free(p->st);
+    free(p->cfg);
 }
 
-static char *join(const char *a, const char *b, const char *c) {
-    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
-    char *s = malloc(la + lb + lc + 1);
-    if (!s) return NULL;
-    memcpy(s, a, la);
-    memcpy(s + la, b, lb);
-    memcpy(s + la + lb, c, lc + 1);
-    return s;
+static prism_status dir_paths_make(dir_paths *p, const char *dir, const char *module, char *err, size_t len) {
+    p->prefix = prism_cat3("base_model.model.", module, "");
+    p->st = prism_cat3(dir, "/", "adapter_model.safetensors");
+    p->cfg = prism_cat3(dir, "/", "adapter_config.json");
+    if (p->prefix && p->st && p->cfg) return PRISM_OK;
+    return prism_errf(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
 }
 
 static bool bad_module(const char *module) { return !module || !*module; }
@@ -283,21 +220,16 @@ prism_status prism_adapter_save(prism_adapter *ad, const char *dir, const char *
     char err[512] = "";
     prism_st_writer *w = NULL;
     cJSON *root = NULL;
-    char *prefix = join("base_model.model.", module, ""), *stp = join(dir, "/", "adapter_model.safetensors"),
-         *cfp = join(dir, "/", "adapter_config.json");
-    if (!prefix || !stp || !cfp) {
-        st = PRISM_ERR_OUT_OF_HOST_MEMORY;
-        snprintf(err, sizeof err, "out of host memory");
-        goto fail;
-    }
-    if ((st = make_dirs(dir, err, sizeof err))) goto fail;
+    dir_paths p;
+    if ((st = dir_paths_make(&p, dir, module, err, sizeof err))) goto fail;
+    if ((st = prism_mkdirs(dir, err, sizeof err))) goto fail;
     if ((st = prism_st_writer_create(&w))) {
         snprintf(err, sizeof err, "cannot create a safetensors writer");
         goto fail;
     }
-    if ((st = prism_adapter_save_tensors(ad, prefix, w))) goto cleanup; /* message already set */
+    if ((st = prism_adapter_save_tensors(ad, p.prefix, w))) goto cleanup; /* message already set */
     if ((st = prism_st_writer_set_meta(w, "format", "pt", err, sizeof err))) goto fail;
-    if ((st = prism_st_writer_write(w, stp, err, sizeof err))) goto fail;
+    if ((st = prism_st_writer_write(w, p.st, err, sizeof err))) goto fail;
     root = cJSON_CreateObject();
     cJSON *tm = cJSON_CreateArray();
     if (!root || !tm || !cJSON_AddItemToArray(tm, cJSON_CreateString(module)) ||
@@ -308,16 +240,14 @@ prism_status prism_adapter_save(prism_adapter *ad, const char *dir, const char *
         goto fail;
     }
     if ((st = prism_adapter_config_to_json(&ad->cfg, root, err, sizeof err))) goto fail;
-    if ((st = prism_json_write(cfp, root, err, sizeof err))) goto fail;
+    if ((st = prism_json_write(p.cfg, root, err, sizeof err))) goto fail;
     goto cleanup;
 fail:
     st = prism_set_error(ad->ctx, st, "%s (%s) to '%s': %s", OP, mname(ad), dir, err);
 cleanup:
     cJSON_Delete(root);
     prism_st_writer_destroy(w);
-    free(prefix);
-    free(stp);
-    free(cfp);
+    dir_paths_free(&p);
     return st;
 }
 
@@ -335,14 +265,9 @@ prism_status prism_adapter_load(prism_context *ctx, const char *dir, const char 
     prism_st_file *f = NULL;
     prism_adapter *ad = NULL;
     prism_adapter_config cfg;
-    char *prefix = join("base_model.model.", module, ""), *stp = join(dir, "/", "adapter_model.safetensors"),
-         *cfp = join(dir, "/", "adapter_config.json");
-    if (!prefix || !stp || !cfp) {
-        st = PRISM_ERR_OUT_OF_HOST_MEMORY;
-        snprintf(err, sizeof err, "out of host memory");
-        goto fail;
-    }
-    if ((st = prism_json_read(cfp, 0, &root, err, sizeof err))) goto fail;
+    dir_paths p;
+    if ((st = dir_paths_make(&p, dir, module, err, sizeof err))) goto fail;
+    if ((st = prism_json_read(p.cfg, 0, &root, err, sizeof err))) goto fail;
     if (!cJSON_IsObject(root)) {
         st = PRISM_ERR_FORMAT;
         snprintf(err, sizeof err, "adapter_config.json is not a JSON object");
@@ -350,8 +275,8 @@ prism_status prism_adapter_load(prism_context *ctx, const char *dir, const char 
     }
     if ((st = prism_adapter_config_from_json(root, &cfg, err, sizeof err))) goto fail;
     if ((st = prism_adapter_create(ctx, &cfg, W0, bias, &ad))) goto cleanup;
-    if ((st = prism_st_open(stp, 0, &f, err, sizeof err))) goto fail;
-    if ((st = prism_adapter_load_tensors(ad, prefix, f))) goto cleanup;
+    if ((st = prism_st_open(p.st, 0, &f, err, sizeof err))) goto fail;
+    if ((st = prism_adapter_load_tensors(ad, p.prefix, f))) goto cleanup;
     *out = ad;
     ad = NULL;
     goto cleanup;
@@ -361,8 +286,6 @@ cleanup:
     prism_adapter_destroy(ad);
     prism_st_close(f);
     cJSON_Delete(root);
-    free(prefix);
-    free(stp);
-    free(cfp);
+    dir_paths_free(&p);
     return st;
 }

@@ -29,8 +29,8 @@ typedef struct prism_adapter_vt {
                              const prism_tensor *dY, prism_tensor *dX);
     prism_status (*merge)(prism_stream *s, prism_adapter *ad, prism_tensor *W_out);
     /* Optional: checks tensors just loaded from a file (host copies of every
-     * param in ad->params order, as float; int64 params as their float
-     * value). NULL = accept. */
+     * param in ad->params order, as float; for an int64 param values[i]
+     * points to the file's int64_t values: cast it back). NULL = accept. */
     prism_status (*validate_loaded)(prism_adapter *ad, const float *const *values);
     /* Optional: method JSON fields (adapter.c writes peft_type, r, ... common
      * ones). NULL = none beyond the common ones. */
@@ -55,8 +55,9 @@ struct prism_adapter {
     int64_t m, n;                   /* W0 is [m, n] */
     prism_param params[PRISM_ADAPTER_MAX_PARAMS];
     int nparams;
-    /* int64 saved tensors (e.g. sdctft_index) are flagged here: stored as
-     * exact floats on the device (indices < 2^24) and written as I64. */
+    /* int64 saved tensors (e.g. sdctft_index) are flagged here: exact on the
+     * host (prism_adapter_set_index; written as I64 from there), rounded to
+     * fp32 in the device tensor (exact below 2^24; ops never read it). */
     int param_is_i64[PRISM_ADAPTER_MAX_PARAMS];
     prism_adapter_scratch scratch[PRISM_ADAPTER_MAX_SCRATCH];
     prism_tensor *ones;             /* [T] of 1s for bias add / bias gradient */
@@ -72,6 +73,10 @@ prism_status prism_adapter_add_param(prism_adapter *ad, const char *name, int nd
 /* Like add_param for an int64 tensor saved as I64 (never trainable). */
 prism_status prism_adapter_add_index(prism_adapter *ad, const char *name, int64_t count,
                                      prism_tensor **value);
+/* Sets the values of int64 param `index` (an ad->params index, added by
+ * prism_adapter_add_index): the exact host copy that files are saved from,
+ * and its device tensor (rounded to fp32). Loading a file sets them too. */
+prism_status prism_adapter_set_index(prism_adapter *ad, int index, const int64_t *values);
 /* The gradient tensor of param `name` (NULL if frozen/absent). */
 prism_tensor *prism_adapter_grad(prism_adapter *ad, const char *name);
 /* Scratch slot `slot` shaped [rows, cols]: created on first use, re-created

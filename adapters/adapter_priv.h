@@ -22,6 +22,9 @@ typedef struct prism_adapter_impl {
     uint64_t fwd_x_id;
     int64_t fwd_t;
     int have_fwd;
+    /* Exact host values of the int64 params (ad.param_is_i64); their device
+     * tensors hold the values rounded to fp32. Saved to files from here. */
+    int64_t *i64[PRISM_ADAPTER_MAX_PARAMS];
 } prism_adapter_impl;
 
 /* The method table entry; NULL when the method's file is not linked. */

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "adapter_internal.h"
+#include "io/io_util.h" /* prism_json_put */
 #include "prism/hadamard.h"
 
 enum { SLOT_WEFF = 0, SLOT_G = 1, SLOT_WORK = 2 };
@@ -85,23 +86,16 @@ static prism_status hut_merge(prism_stream *s, prism_adapter *ad, prism_tensor *
 
 /* ------------------------------------------------------------------ config JSON */
 
-static bool put(cJSON *obj, const char *key, cJSON *item) {
-    if (!item) return false;
-    cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
-    if (!cJSON_AddItemToObject(obj, key, item)) {
-        cJSON_Delete(item);
-        return false;
-    }
-    return true;
-}
-
 /* HF HiraConfig fields with the values prism's math corresponds to. */
 static prism_status hut_to_json(const prism_adapter_config *cfg, cJSON *obj) {
-    bool ok = put(obj, "hira_dropout", cJSON_CreateNumber(0.0)) && put(obj, "fan_in_fan_out", cJSON_CreateFalse()) &&
-              put(obj, "init_weights", cJSON_CreateTrue()) && put(obj, "rank_pattern", cJSON_CreateObject());
+    bool ok = prism_json_put(obj, "hira_dropout", cJSON_CreateNumber(0.0)) &&
+              prism_json_put(obj, "fan_in_fan_out", cJSON_CreateFalse()) &&
+              prism_json_put(obj, "init_weights", cJSON_CreateTrue()) &&
+              prism_json_put(obj, "rank_pattern", cJSON_CreateObject());
     cJSON_DeleteItemFromObjectCaseSensitive(obj, "hut_s");
     if (ok && cfg->hut_s != 1.0f)
-        ok = put(obj, "peft_type", cJSON_CreateString("HUT")) && put(obj, "hut_s", cJSON_CreateNumber(cfg->hut_s));
+        ok = prism_json_put(obj, "peft_type", cJSON_CreateString("HUT")) &&
+             prism_json_put(obj, "hut_s", cJSON_CreateNumber(cfg->hut_s));
     return ok ? PRISM_OK : PRISM_ERR_OUT_OF_HOST_MEMORY;
 }
 

@@ -8,17 +8,15 @@
  * read and never makes another profile unreadable; the header has its own
  * checksum and fixes the file length, so truncation is caught at open. */
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "prism/io.h"
 #include "prism/xpeft.h"
+#include "io/io_util.h"
 
 #define MAGIC "PRISMXPF"
 #define VERSION 1u
@@ -59,44 +57,16 @@ static uint32_t fnv32(const uint8_t *p, size_t n) {
     return h;
 }
 
-static void put32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *p) {
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
-static uint64_t get64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static prism_status fail(char *err, size_t len, prism_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static prism_status fail(char *err, size_t len, prism_status st, const char *fmt, ...) {
-    if (err && len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, len, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
-
 /* Sizes valid for a store; fills record_bytes. */
 static prism_status check_info(prism_profile_store_info *in, const char *label, char *err, size_t len) {
     if (in->kind != PRISM_MASK_SOFT && in->kind != PRISM_MASK_HARD)
-        return fail(err, len, PRISM_ERR_FORMAT, "%s: mask kind %d", label, (int)in->kind);
+        return prism_errf(err, len, PRISM_ERR_FORMAT, "%s: mask kind %d", label, (int)in->kind);
     if (in->n_layers < 1 || in->n_layers > MAX_LN || in->n_bank < 1 || in->n_bank > MAX_LN)
-        return fail(err, len, PRISM_ERR_FORMAT, "%s: n_layers %d / n_bank %d outside 1..%d", label, in->n_layers,
-                    in->n_bank, MAX_LN);
+        return prism_errf(err, len, PRISM_ERR_FORMAT, "%s: n_layers %d / n_bank %d outside 1..%d", label, in->n_layers,
+                          in->n_bank, MAX_LN);
     if (in->kind == PRISM_MASK_HARD ? (in->k < 1 || in->k > in->n_bank) : in->k != 0)
-        return fail(err, len, PRISM_ERR_FORMAT, "%s: k = %d (hard: 1..N = %d; soft: 0)", label, in->k, in->n_bank);
+        return prism_errf(err, len, PRISM_ERR_FORMAT, "%s: k = %d (hard: 1..N = %d; soft: 0)", label, in->k,
+                          in->n_bank);
     in->record_bytes = prism_xpeft_profile_bytes(in->kind, in->n_layers, in->n_bank) + 4;
     return PRISM_OK;
 }
@@ -112,13 +82,13 @@ struct prism_profile_writer {
 prism_status prism_profile_writer_create(const prism_profile_store_info *info, prism_profile_writer **out, char *err,
                                          size_t err_len) {
     if (out) *out = NULL;
-    if (!info || !out) return fail(err, err_len, PRISM_ERR_INVALID_ARGUMENT, "profile_writer: NULL argument");
+    if (!info || !out) return prism_errf(err, err_len, PRISM_ERR_INVALID_ARGUMENT, "profile_writer: NULL argument");
     prism_profile_store_info in = *info;
     in.count = 0;
     prism_status st = check_info(&in, "profile_writer", err, err_len);
     if (st) return st == PRISM_ERR_FORMAT ? PRISM_ERR_INVALID_ARGUMENT : st;
     prism_profile_writer *w = calloc(1, sizeof *w);
-    if (!w) return fail(err, err_len, PRISM_ERR_OUT_OF_HOST_MEMORY, "profile_writer: out of host memory");
+    if (!w) return prism_errf(err, err_len, PRISM_ERR_OUT_OF_HOST_MEMORY, "profile_writer: out of host memory");
     w->info = in;
     *out = w;
     return PRISM_OK;
@@ -135,14 +105,14 @@ int64_t prism_profile_writer_count(const prism_profile_writer *w) { return w ? w
 /* The next record's memory (payload then checksum), grown as needed. */
 static uint8_t *next_record(prism_profile_writer *w, char *err, size_t len) {
     if (w->info.count == PRISM_PROFILE_STORE_MAX_COUNT) {
-        fail(err, len, PRISM_ERR_INVALID_ARGUMENT, "profile_writer: store is full");
+        prism_errf(err, len, PRISM_ERR_INVALID_ARGUMENT, "profile_writer: store is full");
         return NULL;
     }
     if (w->info.count == w->cap) {
         int64_t cap = w->cap ? w->cap * 2 : 64;
         uint8_t *p = realloc(w->rec, (size_t)cap * (size_t)w->info.record_bytes);
         if (!p) {
-            fail(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY, "profile_writer: out of host memory");
+            prism_errf(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY, "profile_writer: out of host memory");
             return NULL;
         }
         w->rec = p;
@@ -155,18 +125,21 @@ static uint8_t *next_record(prism_profile_writer *w, char *err, size_t len) {
 
 static void seal(prism_profile_writer *w, uint8_t *r) {
     size_t pay = (size_t)w->info.record_bytes - 4;
-    put32(r + pay, fnv32(r, pay));
+    io_put_le32(r + pay, fnv32(r, pay));
     w->info.count++;
 }
 
 prism_status prism_profile_writer_add(prism_profile_writer *w, const float *logits, char *err, size_t err_len) {
-    if (!w || !logits) return fail(err, err_len, PRISM_ERR_INVALID_ARGUMENT, "profile_writer_add: NULL argument");
+    if (!w || !logits) return prism_errf(err, err_len, PRISM_ERR_INVALID_ARGUMENT, "profile_writer_add: NULL argument");
     int L = w->info.n_layers, N = w->info.n_bank;
     for (int64_t i = 0; i < (int64_t)L * 2 * N; i++)
         if (!isfinite(logits[i]))
-            return fail(err, err_len, PRISM_ERR_NOT_FINITE, "profile_writer_add: logit %lld is not finite", (long long)i);
+            return prism_errf(err, err_len, PRISM_ERR_NOT_FINITE, "profile_writer_add: logit %lld is not finite",
+                              (long long)i);
     uint8_t *r = next_record(w, err, err_len);
-    if (!r) return w->info.count == PRISM_PROFILE_STORE_MAX_COUNT ? PRISM_ERR_INVALID_ARGUMENT : PRISM_ERR_OUT_OF_HOST_MEMORY;
+    if (!r)
+        return w->info.count == PRISM_PROFILE_STORE_MAX_COUNT ? PRISM_ERR_INVALID_ARGUMENT
+                                                               : PRISM_ERR_OUT_OF_HOST_MEMORY;
     size_t mb = (size_t)(N + 7) / 8;
     for (int m = 0; m < 2 * L; m++) {
         if (w->info.kind == PRISM_MASK_HARD)
@@ -175,7 +148,7 @@ prism_status prism_profile_writer_add(prism_profile_writer *w, const float *logi
             for (int i = 0; i < N; i++) {
                 uint32_t b;
                 memcpy(&b, &logits[(size_t)m * N + i], 4);
-                put32(r + ((size_t)m * N + i) * 4, b);
+                io_put_le32(r + ((size_t)m * N + i) * 4, b);
             }
     }
     seal(w, r);
@@ -194,15 +167,17 @@ static bool mask_ok(const uint8_t *m, int N, int k) {
 }
 
 prism_status prism_profile_writer_add_bits(prism_profile_writer *w, const uint8_t *bits, char *err, size_t err_len) {
-    if (!w || !bits) return fail(err, err_len, PRISM_ERR_INVALID_ARGUMENT, "profile_writer_add_bits: NULL argument");
+    if (!w || !bits) return prism_errf(err, err_len, PRISM_ERR_INVALID_ARGUMENT,
+                                       "profile_writer_add_bits: NULL argument");
     if (w->info.kind != PRISM_MASK_HARD)
-        return fail(err, err_len, PRISM_ERR_INVALID_ARGUMENT, "profile_writer_add_bits: the store holds soft profiles");
+        return prism_errf(err, err_len, PRISM_ERR_INVALID_ARGUMENT,
+                          "profile_writer_add_bits: the store holds soft profiles");
     size_t mb = (size_t)(w->info.n_bank + 7) / 8;
     for (int m = 0; m < 2 * w->info.n_layers; m++)
         if (!mask_ok(bits + (size_t)m * mb, w->info.n_bank, w->info.k))
-            return fail(err, err_len, PRISM_ERR_INVALID_ARGUMENT,
-                        "profile_writer_add_bits: mask %d does not hold exactly k = %d of N = %d bits", m, w->info.k,
-                        w->info.n_bank);
+            return prism_errf(err, err_len, PRISM_ERR_INVALID_ARGUMENT,
+                              "profile_writer_add_bits: mask %d does not hold exactly k = %d of N = %d bits", m,
+                              w->info.k, w->info.n_bank);
     uint8_t *r = next_record(w, err, err_len);
     if (!r) return PRISM_ERR_OUT_OF_HOST_MEMORY;
     memcpy(r, bits, mb * 2 * (size_t)w->info.n_layers);
@@ -213,22 +188,23 @@ prism_status prism_profile_writer_add_bits(prism_profile_writer *w, const uint8_
 static void encode_header(const prism_profile_store_info *in, uint8_t h[PRISM_PROFILE_STORE_HEADER]) {
     memset(h, 0, PRISM_PROFILE_STORE_HEADER);
     memcpy(h, MAGIC, 8);
-    put32(h + 8, VERSION);
-    put32(h + 12, in->kind == PRISM_MASK_HARD ? 1u : 0u);
-    put32(h + 16, (uint32_t)in->n_layers);
-    put32(h + 20, (uint32_t)in->n_bank);
-    put32(h + 24, (uint32_t)in->k);
-    put64(h + 32, (uint64_t)in->count);
-    put64(h + 40, (uint64_t)in->record_bytes);
-    put64(h + 48, in->bank_id);
-    put64(h + 56, fnv64(h, 56));
+    io_put_le32(h + 8, VERSION);
+    io_put_le32(h + 12, in->kind == PRISM_MASK_HARD ? 1u : 0u);
+    io_put_le32(h + 16, (uint32_t)in->n_layers);
+    io_put_le32(h + 20, (uint32_t)in->n_bank);
+    io_put_le32(h + 24, (uint32_t)in->k);
+    io_put_le64(h + 32, (uint64_t)in->count);
+    io_put_le64(h + 40, (uint64_t)in->record_bytes);
+    io_put_le64(h + 48, in->bank_id);
+    io_put_le64(h + 56, fnv64(h, 56));
 }
 
 prism_status prism_profile_writer_write(const prism_profile_writer *w, const char *path, char *err, size_t err_len) {
-    if (!w || !path || !*path) return fail(err, err_len, PRISM_ERR_INVALID_ARGUMENT, "profile_writer_write: NULL argument");
+    if (!w || !path || !*path) return prism_errf(err, err_len, PRISM_ERR_INVALID_ARGUMENT,
+                                                 "profile_writer_write: NULL argument");
     size_t body = (size_t)w->info.count * (size_t)w->info.record_bytes;
     uint8_t *buf = malloc(PRISM_PROFILE_STORE_HEADER + body);
-    if (!buf) return fail(err, err_len, PRISM_ERR_OUT_OF_HOST_MEMORY, "profile_writer_write: out of host memory");
+    if (!buf) return prism_errf(err, err_len, PRISM_ERR_OUT_OF_HOST_MEMORY, "profile_writer_write: out of host memory");
     encode_header(&w->info, buf);
     if (body) memcpy(buf + PRISM_PROFILE_STORE_HEADER, w->rec, body);
     prism_status st = prism_write_atomic(path, buf, PRISM_PROFILE_STORE_HEADER + body, err, err_len);
@@ -259,9 +235,9 @@ static prism_status read_at(prism_profile_store *st, void *dst, size_t n, uint64
     while (got < n) {
         ssize_t r = pread(st->fd, (uint8_t *)dst + got, n - got, (off_t)(off + got));
         if (r < 0 && errno == EINTR) continue;
-        if (r < 0) return fail(err, len, PRISM_ERR_IO, "'%s': read failed: %s", st->path, strerror(errno));
-        if (r == 0) return fail(err, len, PRISM_ERR_FORMAT, "'%s': truncated (%zu of %zu bytes at %llu)", st->path,
-                                got, n, (unsigned long long)off);
+        if (r < 0) return prism_errf(err, len, PRISM_ERR_IO, "'%s': read failed: %s", st->path, strerror(errno));
+        if (r == 0) return prism_errf(err, len, PRISM_ERR_FORMAT, "'%s': truncated (%zu of %zu bytes at %llu)",
+                                      st->path, got, n, (unsigned long long)off);
         got += (size_t)r;
     }
     st->bytes_read += n;
@@ -270,58 +246,51 @@ static prism_status read_at(prism_profile_store *st, void *dst, size_t n, uint64
 
 prism_status prism_profile_store_open(const char *path, prism_profile_store **out, char *err, size_t err_len) {
     if (out) *out = NULL;
-    if (!path || !*path || !out) return fail(err, err_len, PRISM_ERR_INVALID_ARGUMENT, "profile_store_open: NULL argument");
+    if (!path || !*path || !out) return prism_errf(err, err_len, PRISM_ERR_INVALID_ARGUMENT,
+                                                   "profile_store_open: NULL argument");
     prism_profile_store *st = calloc(1, sizeof *st);
-    if (!st) return fail(err, err_len, PRISM_ERR_OUT_OF_HOST_MEMORY, "profile_store_open: out of host memory");
+    if (!st) return prism_errf(err, err_len, PRISM_ERR_OUT_OF_HOST_MEMORY, "profile_store_open: out of host memory");
     snprintf(st->path, sizeof st->path, "%s", path);
     prism_status s = PRISM_OK;
     uint8_t h[PRISM_PROFILE_STORE_HEADER];
-    struct stat sb;
-    st->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (st->fd < 0) {
-        s = fail(err, err_len, PRISM_ERR_IO, "'%s': cannot open: %s", path, strerror(errno));
-        goto done;
-    }
-    if (fstat(st->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        s = fail(err, err_len, PRISM_ERR_IO, "'%s': not a regular file", path);
-        goto done;
-    }
+    uint64_t size;
+    if ((s = prism_open_regular(path, UINT64_MAX, &st->fd, &size, err, err_len))) goto done;
     if ((s = read_at(st, h, sizeof h, 0, err, err_len))) goto done;
     if (memcmp(h, MAGIC, 8) != 0) {
-        s = fail(err, err_len, PRISM_ERR_FORMAT, "'%s': not a prism profile store (magic)", path);
+        s = prism_errf(err, err_len, PRISM_ERR_FORMAT, "'%s': not a prism profile store (magic)", path);
         goto done;
     }
-    if (get64(h + 56) != fnv64(h, 56)) {
-        s = fail(err, err_len, PRISM_ERR_FORMAT, "'%s': header checksum mismatch", path);
+    if (io_le64(h + 56) != fnv64(h, 56)) {
+        s = prism_errf(err, err_len, PRISM_ERR_FORMAT, "'%s': header checksum mismatch", path);
         goto done;
     }
-    uint32_t ver = get32(h + 8), kind = get32(h + 12);
-    if (ver != VERSION || kind > 1 || get32(h + 28) != 0) {
-        s = fail(err, err_len, PRISM_ERR_FORMAT, "'%s': version %u / kind %u / reserved field not supported", path, ver,
-                 kind);
+    uint32_t ver = io_le32(h + 8), kind = io_le32(h + 12);
+    if (ver != VERSION || kind > 1 || io_le32(h + 28) != 0) {
+        s = prism_errf(err, err_len, PRISM_ERR_FORMAT, "'%s': version %u / kind %u / reserved field not supported",
+                       path, ver, kind);
         goto done;
     }
     prism_profile_store_info *in = &st->info;
-    uint32_t L = get32(h + 16), N = get32(h + 20), k = get32(h + 24);
+    uint32_t L = io_le32(h + 16), N = io_le32(h + 20), k = io_le32(h + 24);
     in->kind = kind ? PRISM_MASK_HARD : PRISM_MASK_SOFT;
     in->n_layers = L > MAX_LN ? 0 : (int)L;
     in->n_bank = N > MAX_LN ? 0 : (int)N;
     in->k = k > MAX_LN ? -1 : (int)k;
-    in->bank_id = get64(h + 48);
+    in->bank_id = io_le64(h + 48);
     if ((s = check_info(in, path, err, err_len))) goto done;
-    uint64_t count = get64(h + 32), rb = get64(h + 40);
+    uint64_t count = io_le64(h + 32), rb = io_le64(h + 40);
     if (rb != (uint64_t)in->record_bytes || count > (uint64_t)PRISM_PROFILE_STORE_MAX_COUNT ||
-        (uint64_t)sb.st_size < PRISM_PROFILE_STORE_HEADER ||
-        ((uint64_t)sb.st_size - PRISM_PROFILE_STORE_HEADER) / rb != count ||
-        ((uint64_t)sb.st_size - PRISM_PROFILE_STORE_HEADER) % rb != 0) {
-        s = fail(err, err_len, PRISM_ERR_FORMAT,
-                 "'%s': %llu records of %llu bytes do not match the file's %llu bytes (expected record size %lld)",
-                 path, (unsigned long long)count, (unsigned long long)rb, (unsigned long long)sb.st_size,
-                 (long long)in->record_bytes);
+        size < PRISM_PROFILE_STORE_HEADER || (size - PRISM_PROFILE_STORE_HEADER) / rb != count ||
+        (size - PRISM_PROFILE_STORE_HEADER) % rb != 0) {
+        s = prism_errf(err, err_len, PRISM_ERR_FORMAT,
+                       "'%s': %llu records of %llu bytes do not match the file's %llu bytes "
+                       "(expected record size %lld)", path, (unsigned long long)count, (unsigned long long)rb,
+                       (unsigned long long)size, (long long)in->record_bytes);
         goto done;
     }
     in->count = (int64_t)count;
-    if (!(st->rec = malloc((size_t)rb))) s = fail(err, err_len, PRISM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    if (!(st->rec = malloc((size_t)rb)))
+        s = prism_errf(err, err_len, PRISM_ERR_OUT_OF_HOST_MEMORY, "profile_store_open: out of host memory");
 done:
     if (s) {
         prism_profile_store_close(st);
@@ -340,28 +309,30 @@ uint64_t prism_profile_store_bytes_read(const prism_profile_store *st) { return 
 /* Reads and checks record `index` into st->rec. */
 static prism_status load_record(prism_profile_store *st, int64_t index, char *err, size_t len) {
     if (index < 0 || index >= st->info.count)
-        return fail(err, len, PRISM_ERR_INVALID_ARGUMENT, "'%s': profile %lld outside 0..%lld", st->path,
-                    (long long)index, (long long)st->info.count - 1);
+        return prism_errf(err, len, PRISM_ERR_INVALID_ARGUMENT, "'%s': profile %lld outside 0..%lld", st->path,
+                          (long long)index, (long long)st->info.count - 1);
     size_t rb = (size_t)st->info.record_bytes, pay = rb - 4;
     prism_status s = read_at(st, st->rec, rb, PRISM_PROFILE_STORE_HEADER + (uint64_t)index * rb, err, len);
     if (s) return s;
-    if (get32(st->rec + pay) != fnv32(st->rec, pay))
-        return fail(err, len, PRISM_ERR_FORMAT, "'%s': profile %lld: record checksum mismatch", st->path,
-                    (long long)index);
+    if (io_le32(st->rec + pay) != fnv32(st->rec, pay))
+        return prism_errf(err, len, PRISM_ERR_FORMAT, "'%s': profile %lld: record checksum mismatch", st->path,
+                          (long long)index);
     int N = st->info.n_bank, M = 2 * st->info.n_layers;
     for (int m = 0; m < M; m++) {
         if (st->info.kind == PRISM_MASK_HARD) {
             if (!mask_ok(st->rec + (size_t)m * ((N + 7) / 8), N, st->info.k))
-                return fail(err, len, PRISM_ERR_FORMAT, "'%s': profile %lld: mask %d does not hold exactly k = %d bits",
-                            st->path, (long long)index, m, st->info.k);
+                return prism_errf(err, len, PRISM_ERR_FORMAT,
+                                  "'%s': profile %lld: mask %d does not hold exactly k = %d bits", st->path,
+                                  (long long)index, m, st->info.k);
         } else {
             for (int i = 0; i < N; i++) {
-                uint32_t b = get32(st->rec + ((size_t)m * N + i) * 4);
+                uint32_t b = io_le32(st->rec + ((size_t)m * N + i) * 4);
                 float f;
                 memcpy(&f, &b, 4);
                 if (!isfinite(f))
-                    return fail(err, len, PRISM_ERR_FORMAT, "'%s': profile %lld: logit %d of mask %d is not finite",
-                                st->path, (long long)index, i, m);
+                    return prism_errf(err, len, PRISM_ERR_FORMAT,
+                                      "'%s': profile %lld: logit %d of mask %d is not finite", st->path,
+                                      (long long)index, i, m);
             }
         }
     }
@@ -370,7 +341,8 @@ static prism_status load_record(prism_profile_store *st, int64_t index, char *er
 
 prism_status prism_profile_store_read(prism_profile_store *st, int64_t index, float *logits, char *err,
                                       size_t err_len) {
-    if (!st || !logits) return fail(err, err_len, PRISM_ERR_INVALID_ARGUMENT, "profile_store_read: NULL argument");
+    if (!st || !logits) return prism_errf(err, err_len, PRISM_ERR_INVALID_ARGUMENT,
+                                          "profile_store_read: NULL argument");
     prism_status s = load_record(st, index, err, err_len);
     if (s) return s;
     int N = st->info.n_bank, M = 2 * st->info.n_layers;
@@ -380,7 +352,7 @@ prism_status prism_profile_store_read(prism_profile_store *st, int64_t index, fl
             if (st->info.kind == PRISM_MASK_HARD) {
                 *o = (float)(st->rec[(size_t)m * ((N + 7) / 8) + i / 8] >> (i % 8) & 1);
             } else {
-                uint32_t b = get32(st->rec + ((size_t)m * N + i) * 4);
+                uint32_t b = io_le32(st->rec + ((size_t)m * N + i) * 4);
                 memcpy(o, &b, 4);
             }
         }
@@ -389,10 +361,11 @@ prism_status prism_profile_store_read(prism_profile_store *st, int64_t index, fl
 
 prism_status prism_profile_store_read_bits(prism_profile_store *st, int64_t index, uint8_t *bits, char *err,
                                            size_t err_len) {
-    if (!st || !bits) return fail(err, err_len, PRISM_ERR_INVALID_ARGUMENT, "profile_store_read_bits: NULL argument");
+    if (!st || !bits) return prism_errf(err, err_len, PRISM_ERR_INVALID_ARGUMENT,
+                                        "profile_store_read_bits: NULL argument");
     if (st->info.kind != PRISM_MASK_HARD)
-        return fail(err, err_len, PRISM_ERR_INVALID_ARGUMENT, "profile_store_read_bits: '%s' holds soft profiles",
-                    st->path);
+        return prism_errf(err, err_len, PRISM_ERR_INVALID_ARGUMENT, "profile_store_read_bits: '%s' holds soft profiles",
+                          st->path);
     prism_status s = load_record(st, index, err, err_len);
     if (!s) memcpy(bits, st->rec, (size_t)st->info.record_bytes - 4);
     return s;

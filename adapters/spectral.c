@@ -35,7 +35,6 @@ enum { S_XH = 0, S_Z = 1, S_D = 2, S_GH = 3, S_WG = 4, S_DX = 5, S_WEFF = 6, S_W
 /* sDCTFT coefficient init draws Philox blocks from here: far above the
  * selection keys (blocks = flat index < 2^32) that use the same seed. */
 #define SDCTFT_INIT_OFFSET ((uint64_t)1 << 40)
-#define I64_EXACT ((int64_t)1 << 24) /* adapter.c keeps int64 params as exact fp32 */
 
 typedef struct spec_priv {
     int fourier;
@@ -157,10 +156,39 @@ static prism_status forward_transform(prism_stream *s, prism_adapter *ad, const 
                       : prism_dct(s, p->pn, PRISM_DCT_II, ORTHO, PRISM_ALONG_ROWS, X, *Xh);
 }
 
+/* The token path's ΔW term on T rows: D = inverse row transform of
+ * gather(f, Src) (forward: Src = X̂, D [T, m]) or of gatherᵀ(f, Src)
+ * (transposed, backward: Src = Ĝ, D [T, n]). irfft carries 1/len, so the
+ * FourierFT gather takes scaling / (the other side's length). */
+static prism_status token_term(prism_stream *s, prism_adapter *ad, int transposed, const prism_tensor *src, int64_t T,
+                               prism_tensor **D) {
+    spec_priv *p = priv(ad);
+    int64_t len = transposed ? ad->n : ad->m, other = transposed ? ad->m : ad->n;
+    prism_fft_plan *plan = transposed ? p->pn : p->pm;
+    int slot = transposed ? S_WG : S_Z;
+    const char *what = transposed ? "transposed gather" : "gathered spectra";
+    prism_tensor *Z = NULL;
+    prism_status st;
+    if (p->fourier) {
+        double alpha = (double)ad->cfg.fourier_scaling / (double)other;
+        st = prism_adapter_scratch2(ad, slot, what, T, half2(len), &Z);
+        if (!st) st = prism_adapter_scratch2(ad, transposed ? S_DX : S_D, "irfft of the gather", T, len, D);
+        if (!st) st = prism_spectral_gather(s, p->ix, PRISM_SPECTRAL_FOURIER, transposed, coef(ad), alpha, src, 0.0f, Z);
+        if (!st) st = prism_irfft(s, plan, PRISM_ALONG_ROWS, Z, *D);
+    } else {
+        st = prism_adapter_scratch2(ad, slot, what, T, len, &Z);
+        if (!st) st = prism_spectral_gather(s, p->ix, PRISM_SPECTRAL_DCT, transposed, coef(ad), ad->cfg.sdctft_alpha, src,
+                                            0.0f, Z);
+        if (!st) st = prism_dct(s, plan, PRISM_DCT_III, ORTHO, PRISM_ALONG_ROWS, Z, Z);
+        *D = Z;
+    }
+    return st;
+}
+
 static prism_status spec_forward(prism_stream *s, prism_adapter *ad, const prism_tensor *X, prism_tensor *Y) {
     spec_priv *p = priv(ad);
     int64_t T = X->shape[0];
-    prism_tensor *Xh = NULL, *Z = NULL, *D = NULL, *W = NULL;
+    prism_tensor *Xh = NULL, *D = NULL, *W = NULL;
     prism_status st = forward_transform(s, ad, X, &Xh);
     if (st) return st;
     p->dense = use_dense(ad, T);
@@ -171,19 +199,7 @@ static prism_status spec_forward(prism_stream *s, prism_adapter *ad, const prism
         return st;
     }
     if ((st = prism_linear_forward(s, ad, ad->W0, ad->bias, X, Y))) return st;
-    if (p->fourier) {
-        double alpha = (double)ad->cfg.fourier_scaling / (double)ad->n; /* irfft_m divides by m */
-        st = prism_adapter_scratch2(ad, S_Z, "gathered half spectra", T, half2(ad->m), &Z);
-        if (!st) st = prism_adapter_scratch2(ad, S_D, "irfft of Z", T, ad->m, &D);
-        if (!st) st = prism_spectral_gather(s, p->ix, PRISM_SPECTRAL_FOURIER, 0, coef(ad), alpha, Xh, 0.0f, Z);
-        if (!st) st = prism_irfft(s, p->pm, PRISM_ALONG_ROWS, Z, D);
-    } else {
-        st = prism_adapter_scratch2(ad, S_Z, "gathered spectra", T, ad->m, &Z);
-        if (!st) st = prism_spectral_gather(s, p->ix, PRISM_SPECTRAL_DCT, 0, coef(ad), ad->cfg.sdctft_alpha, Xh, 0.0f, Z);
-        if (!st) st = prism_dct(s, p->pm, PRISM_DCT_III, ORTHO, PRISM_ALONG_ROWS, Z, Z);
-        D = Z;
-    }
-    if (!st) st = prism_axpy(s, 1.0f, D, Y);
+    if (!(st = token_term(s, ad, 0, Xh, T, &D))) st = prism_axpy(s, 1.0f, D, Y);
     return st;
 }
 
@@ -191,7 +207,7 @@ static prism_status spec_backward(prism_stream *s, prism_adapter *ad, const pris
                                   prism_tensor *dX) {
     spec_priv *p = priv(ad);
     int64_t T = X->shape[0];
-    prism_tensor *Xh = NULL, *Gh = NULL, *Wg = NULL, *D = NULL, *W = NULL;
+    prism_tensor *Xh = NULL, *Gh = NULL, *D = NULL, *W = NULL;
     int fo = p->fourier;
     prism_spectral_domain dom = fo ? PRISM_SPECTRAL_FOURIER : PRISM_SPECTRAL_DCT;
     prism_status st = prism_adapter_scratch2(ad, S_XH, "row transform of X", T, fo ? half2(ad->n) : ad->n, &Xh);
@@ -207,19 +223,7 @@ static prism_status spec_backward(prism_stream *s, prism_adapter *ad, const pris
         return prism_linear_backward_input(s, W, dY, dX);
     }
     if ((st = prism_linear_backward_input(s, ad->W0, dY, dX))) return st;
-    if (fo) {
-        double alpha = (double)ad->cfg.fourier_scaling / (double)ad->m; /* irfft_n divides by n */
-        st = prism_adapter_scratch2(ad, S_WG, "transposed gather", T, half2(ad->n), &Wg);
-        if (!st) st = prism_adapter_scratch2(ad, S_DX, "irfft of the transposed gather", T, ad->n, &D);
-        if (!st) st = prism_spectral_gather(s, p->ix, dom, 1, coef(ad), alpha, Gh, 0.0f, Wg);
-        if (!st) st = prism_irfft(s, p->pn, PRISM_ALONG_ROWS, Wg, D);
-    } else {
-        st = prism_adapter_scratch2(ad, S_WG, "transposed gather", T, ad->n, &Wg);
-        if (!st) st = prism_spectral_gather(s, p->ix, dom, 1, coef(ad), ad->cfg.sdctft_alpha, Gh, 0.0f, Wg);
-        if (!st) st = prism_dct(s, p->pn, PRISM_DCT_III, ORTHO, PRISM_ALONG_ROWS, Wg, Wg);
-        D = Wg;
-    }
-    if (!st) st = prism_axpy(s, 1.0f, D, dX);
+    if (!(st = token_term(s, ad, 1, Gh, T, &D))) st = prism_axpy(s, 1.0f, D, dX);
     return st;
 }
 
@@ -291,15 +295,6 @@ cleanup:
     return st;
 }
 
-static prism_status upload_index_param(prism_adapter *ad, int64_t count, const int64_t *flat) {
-    float *h = malloc(sizeof(float) * (size_t)count);
-    if (!h) return prism_set_error(ad->ctx, PRISM_ERR_OUT_OF_HOST_MEMORY, "adapter_create (sdctft): out of host memory");
-    for (int64_t l = 0; l < count; l++) h[l] = (float)flat[l]; /* exact: < 2^24 checked at init */
-    prism_status st = prism_tensor_upload(ad->params[1].value, h, count);
-    free(h);
-    return st;
-}
-
 static prism_status sdctft_init(prism_adapter *ad, prism_stream *s) {
     const prism_adapter_config *c = &ad->cfg;
     int64_t total = ad->m * ad->n, count = 0, *flat = NULL;
@@ -309,11 +304,6 @@ static prism_status sdctft_init(prism_adapter *ad, prism_stream *s) {
     if (!isfinite(c->sdctft_alpha)) return bad(ad, "%s = %g must be finite", "sdctft_alpha", c->sdctft_alpha);
     if (c->dct_norm != PRISM_DCT_NORM_NONE && c->dct_norm != PRISM_DCT_NORM_ORTHO)
         return bad(ad, "%s = %.0f is neither none nor ortho", "dct_norm", (double)c->dct_norm);
-    if (total - 1 > I64_EXACT)
-        return prism_set_error(ad->ctx, PRISM_ERR_UNSUPPORTED,
-                               "adapter_create (sdctft): W0 [%lld, %lld] has flat indices beyond 2^24, which the "
-                               "saved sdctft_index (kept as exact fp32) cannot hold",
-                               (long long)ad->m, (long long)ad->n);
     prism_status st = make_priv(ad, 0);
     prism_select_config sc = {c->n_coef, delta_of(c->delta), c->seed};
     if (!st && prism_select_plan(ad->m, ad->n, &sc, &priv(ad)->info) != PRISM_OK)
@@ -325,31 +315,25 @@ static prism_status sdctft_init(prism_adapter *ad, prism_stream *s) {
     int64_t shape[1] = {count};
     if (!st) st = prism_adapter_add_param(ad, "sdctft_coef", 1, shape, 1, NULL);
     if (!st) st = prism_adapter_add_index(ad, "sdctft_index", count, NULL);
-    if (!st) st = upload_index_param(ad, count, flat);
+    if (!st) st = prism_adapter_set_index(ad, 1, flat); /* exact int64 on the host, any m n */
     if (!st) st = init_coef(s, ad, SDCTFT_INIT_OFFSET);
     free(flat);
     return st;
 }
 
 /* A loaded sdctft_index replaces the selection made at create time (the file
- * is authoritative: it was selected on the W0 it was trained with). */
+ * is authoritative: it was selected on the W0 it was trained with). values[1]
+ * holds the file's int64 entries (adapter_internal.h). */
 static prism_status sdctft_validate_loaded(prism_adapter *ad, const float *const *values) {
     int64_t count = ad->params[1].value->numel, total = ad->m * ad->n;
-    int64_t *flat = malloc(sizeof(int64_t) * (size_t)count);
-    if (!flat) return prism_set_error(ad->ctx, PRISM_ERR_OUT_OF_HOST_MEMORY, "adapter_load (sdctft): out of host memory");
-    prism_status st = PRISM_OK;
-    for (int64_t l = 0; l < count && !st; l++) {
-        double v = values[1][l];
-        flat[l] = (int64_t)v;
-        if (!(v >= 0 && v < (double)total) || (double)flat[l] != v || (l && flat[l] <= flat[l - 1]))
-            st = prism_set_error(ad->ctx, PRISM_ERR_FORMAT,
-                                 "adapter_load (sdctft): sdctft_index[%lld] = %g: indices must be integers in "
-                                 "[0, %lld) in strictly ascending order",
-                                 (long long)l, v, (long long)total);
-    }
-    if (!st) st = build_index(ad, count, flat);
-    free(flat);
-    return st;
+    const int64_t *flat = (const int64_t *)values[1];
+    for (int64_t l = 0; l < count; l++)
+        if (flat[l] < 0 || flat[l] >= total || (l && flat[l] <= flat[l - 1]))
+            return prism_set_error(ad->ctx, PRISM_ERR_FORMAT,
+                                   "adapter_load (sdctft): sdctft_index[%lld] = %lld: indices must be in [0, %lld) "
+                                   "in strictly ascending order",
+                                   (long long)l, (long long)flat[l], (long long)total);
+    return build_index(ad, count, flat);
 }
 
 static prism_status sdctft_to_json(const prism_adapter_config *cfg, cJSON *obj) {

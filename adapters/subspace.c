@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "subspace_priv.h"
+#include "io/io_util.h" /* prism_json_put */
 
 enum { SLOT_WORK = 0 };
 #define MAXP PRISM_ADAPTER_MAX_PARAMS
@@ -339,16 +340,6 @@ static prism_status ss_merge(prism_stream *s, prism_adapter *ad, prism_tensor *W
  * standalone adapter of the default rank loads back through
  * prism_adapter_load; a model layer needs its subspace file. */
 
-static bool put(cJSON *obj, const char *key, cJSON *item) {
-    if (!item) return false;
-    cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
-    if (!cJSON_AddItemToObject(obj, key, item)) {
-        cJSON_Delete(item);
-        return false;
-    }
-    return true;
-}
-
 static prism_status ss_to_json(const prism_adapter_config *cfg, cJSON *obj) {
     const prism_subspace_ext *e = cfg->ext;
     prism_method via = e && e->model ? e->model->meth->m : e && e->via ? e->via : PRISM_SUBSPACE_DEFAULT_VIA;
@@ -367,10 +358,11 @@ static prism_status ss_to_json(const prism_adapter_config *cfg, cJSON *obj) {
             return PRISM_ERR_INVALID_ARGUMENT;
         }
     }
-    bool ok = put(obj, "subspace_via", cJSON_CreateString(prism_method_name(via))) &&
-              put(obj, "subspace_rank", cJSON_CreateNumber(rank)) && put(obj, "subspace_member", member);
+    bool ok = prism_json_put(obj, "subspace_via", cJSON_CreateString(prism_method_name(via))) &&
+              prism_json_put(obj, "subspace_rank", cJSON_CreateNumber(rank)) &&
+              prism_json_put(obj, "subspace_member", member);
     cJSON_DeleteItemFromObjectCaseSensitive(obj, "subspace_module");
-    if (ok && e && e->model && e->module) ok = put(obj, "subspace_module", cJSON_CreateString(e->module));
+    if (ok && e && e->model && e->module) ok = prism_json_put(obj, "subspace_module", cJSON_CreateString(e->module));
     return ok ? PRISM_OK : PRISM_ERR_OUT_OF_HOST_MEMORY;
 }
 

@@ -22,6 +22,7 @@
  *
  * Logits start U(-0.01, 0.01) from Philox(cfg.seed): near-uniform soft masks,
  * and a random (not index-ordered) initial top-k for hard masks. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,8 +302,11 @@ static prism_status xp_from_json(const cJSON *obj, prism_adapter_config *cfg, ch
     uint64_t sv = cfg->bank_seed;
     if (seed) {
         char *end = NULL;
+        errno = 0;
         sv = strtoull(seed, &end, 10);
-        if (!*seed || *end || seed[0] == '-') {
+        /* strtoull skips spaces, takes a sign and saturates: none of that is a
+         * decimal uint64 as the writer prints it */
+        if (seed[0] < '0' || seed[0] > '9' || *end || errno == ERANGE) {
             snprintf(err, err_len, "adapter_config: bank_seed \"%s\" is not a decimal uint64", seed);
             return PRISM_ERR_FORMAT;
         }

@@ -71,24 +71,11 @@ prism_status io_read_file(const char *path, uint64_t max_bytes, unsigned char **
                           char *err, size_t err_len) {
     *data = NULL;
     *n = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return io_fail(PRISM_ERR_IO, err, err_len, path, "cannot open: %s", strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return io_fail(PRISM_ERR_IO, err, err_len, path, "cannot stat: %s", strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return io_fail(PRISM_ERR_IO, err, err_len, path, "not a regular file");
-    }
-    if (st.st_size < 0 || (uint64_t)st.st_size > max_bytes || (uint64_t)st.st_size >= SIZE_MAX) {
-        close(fd);
-        return io_fail(PRISM_ERR_FORMAT, err, err_len, path, "file of %lld bytes exceeds the limit of %llu bytes",
-                       (long long)st.st_size, (unsigned long long)max_bytes);
-    }
-    size_t size = (size_t)st.st_size;
+    int fd;
+    uint64_t fsize;
+    prism_status st = prism_open_regular(path, max_bytes, &fd, &fsize, err, err_len);
+    if (st) return st;
+    size_t size = (size_t)fsize;
     unsigned char *buf = malloc(size + 1);
     if (!buf) {
         close(fd);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "prism/io.h"
+#include "io_util.h"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define IO_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -45,18 +46,6 @@ prism_status io_atomic_write(io_atomic *a, const void *data, size_t n, char *err
 prism_status io_atomic_commit(io_atomic *a, char *err, size_t err_len); /* aborts on failure */
 void io_atomic_abort(io_atomic *a);
 
-/* Little-endian loads/stores (portable, alignment-free). */
-static inline uint16_t io_le16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static inline uint32_t io_le32(const unsigned char *p) {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-static inline uint64_t io_le64(const unsigned char *p) { return io_le32(p) | ((uint64_t)io_le32(p + 4) << 32); }
-static inline void io_put_le32(unsigned char *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static inline void io_put_le64(unsigned char *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
 static inline int io_host_le(void) {
     const uint16_t one = 1;
     unsigned char c;

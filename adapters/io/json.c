@@ -147,28 +147,35 @@ static const char *type_name(const cJSON *v) {
     return "of unknown type";
 }
 
-/* The item, or NULL for missing/null (use the default). */
-static prism_status lookup(const cJSON *obj, const char *key, const cJSON **item, char *err, size_t err_len) {
+/* The item under key, or NULL when it is missing or null (the caller's default). */
+static prism_status lookup(const cJSON *obj, const char *key, const void *out, const cJSON **item, char *err,
+                           size_t err_len) {
     *item = NULL;
-    if (!obj || !key || !cJSON_IsObject(obj))
-        return io_fail(PRISM_ERR_INVALID_ARGUMENT, err, err_len, "<json>", "NULL key or not an object");
+    if (!obj || !key || !out || !cJSON_IsObject(obj))
+        return io_fail(PRISM_ERR_INVALID_ARGUMENT, err, err_len, "<json>", "NULL key or out, or not an object");
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (v && !cJSON_IsNull(v)) *item = v;
     return PRISM_OK;
 }
+
+/* In a getter (its obj, key, out, err, err_len): declares v = obj[key], or
+ * stores def in *out and returns when the key is absent or null. */
+#define GET_OR_DEFAULT(v, def)                                                                                   \
+    const cJSON *v;                                                                                              \
+    do {                                                                                                         \
+        prism_status st_ = lookup(obj, key, out, &v, err, err_len);                                              \
+        if (st_ || !v) {                                                                                         \
+            if (!st_) *out = (def);                                                                              \
+            return st_;                                                                                          \
+        }                                                                                                        \
+    } while (0)
 
 #define MISMATCH(v, key, want)                                                                                   \
     io_fail(PRISM_ERR_FORMAT, err, err_len, "<json>", "'%.128s' is %s, expected %s", key, type_name(v), want)
 
 prism_status prism_json_get_int(const cJSON *obj, const char *key, int64_t def, int64_t *out, char *err,
                                 size_t err_len) {
-    const cJSON *v;
-    prism_status st = lookup(obj, key, &v, err, err_len);
-    if (st || !out) return st ? st : PRISM_ERR_INVALID_ARGUMENT;
-    if (!v) {
-        *out = def;
-        return PRISM_OK;
-    }
+    GET_OR_DEFAULT(v, def);
     if (!cJSON_IsNumber(v)) return MISMATCH(v, key, "an integer");
     double d = v->valuedouble;
     if (!isfinite(d) || d != floor(d) || fabs(d) > 9007199254740992.0)
@@ -179,13 +186,7 @@ prism_status prism_json_get_int(const cJSON *obj, const char *key, int64_t def, 
 
 prism_status prism_json_get_double(const cJSON *obj, const char *key, double def, double *out, char *err,
                                    size_t err_len) {
-    const cJSON *v;
-    prism_status st = lookup(obj, key, &v, err, err_len);
-    if (st || !out) return st ? st : PRISM_ERR_INVALID_ARGUMENT;
-    if (!v) {
-        *out = def;
-        return PRISM_OK;
-    }
+    GET_OR_DEFAULT(v, def);
     if (!cJSON_IsNumber(v)) return MISMATCH(v, key, "a number");
     if (!isfinite(v->valuedouble))
         return io_fail(PRISM_ERR_FORMAT, err, err_len, "<json>", "'%.128s' is not finite", key);
@@ -194,13 +195,7 @@ prism_status prism_json_get_double(const cJSON *obj, const char *key, double def
 }
 
 prism_status prism_json_get_bool(const cJSON *obj, const char *key, int def, int *out, char *err, size_t err_len) {
-    const cJSON *v;
-    prism_status st = lookup(obj, key, &v, err, err_len);
-    if (st || !out) return st ? st : PRISM_ERR_INVALID_ARGUMENT;
-    if (!v) {
-        *out = def;
-        return PRISM_OK;
-    }
+    GET_OR_DEFAULT(v, def);
     if (!cJSON_IsBool(v)) return MISMATCH(v, key, "a boolean");
     *out = cJSON_IsTrue(v) ? 1 : 0;
     return PRISM_OK;
@@ -208,13 +203,7 @@ prism_status prism_json_get_bool(const cJSON *obj, const char *key, int def, int
 
 prism_status prism_json_get_string(const cJSON *obj, const char *key, const char *def, const char **out, char *err,
                                    size_t err_len) {
-    const cJSON *v;
-    prism_status st = lookup(obj, key, &v, err, err_len);
-    if (st || !out) return st ? st : PRISM_ERR_INVALID_ARGUMENT;
-    if (!v) {
-        *out = def;
-        return PRISM_OK;
-    }
+    GET_OR_DEFAULT(v, def);
     if (!cJSON_IsString(v) || !v->valuestring) return MISMATCH(v, key, "a string");
     *out = v->valuestring;
     return PRISM_OK;

@@ -7,10 +7,8 @@
  * purpose-built JSON reader (exact 64-bit integers, bounded depth, strict
  * strings) rather than a general DOM, so hostile headers cost O(N). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "io_internal.h"
 
@@ -295,13 +293,9 @@ static prism_status hp_metadata(hp *h, prism_st_file *f) {
         if (h->p >= h->end || *h->p != '"')
             return HP_FAIL(h, "__metadata__ value of '%.128s' is not a string", k);
         if ((st = hp_string(h, &v, &vl))) return st;
-        if (f->nmeta == f->capmeta) {
-            size_t cap = f->capmeta ? 2 * f->capmeta : 8;
-            st_meta *m = realloc(f->meta, cap * sizeof *m);
-            if (!m) return io_fail(PRISM_ERR_OUT_OF_HOST_MEMORY, h->err, h->err_len, h->label, "out of memory");
-            f->meta = m;
-            f->capmeta = cap;
-        }
+        st_meta *m = prism_grow(f->meta, &f->capmeta, f->nmeta, sizeof *m);
+        if (!m) return io_fail(PRISM_ERR_OUT_OF_HOST_MEMORY, h->err, h->err_len, h->label, "out of memory");
+        f->meta = m;
         f->meta[f->nmeta].key = k;
         f->meta[f->nmeta++].value = v;
     } while (hp_accept(h, ','));
@@ -439,14 +433,10 @@ static prism_status parse_image(prism_st_file *f, char *err, size_t err_len) {
             if (kl == 0) return HP_FAIL(&h, "header byte %zu: empty tensor name", kat);
             if (f->count == PRISM_ST_MAX_TENSORS)
                 return HP_FAIL(&h, "more than %d tensors", PRISM_ST_MAX_TENSORS);
-            if (f->count == f->cap) {
-                size_t cap = f->cap ? 2 * f->cap : 16;
-                prism_st_tensor *t = realloc(f->t, cap * sizeof *t);
-                if (!t) return io_fail(PRISM_ERR_OUT_OF_HOST_MEMORY, err, err_len, L, "out of memory");
-                f->t = t;
-                f->cap = cap;
-            }
-            prism_st_tensor *t = &f->t[f->count++];
+            prism_st_tensor *t = prism_grow(f->t, &f->cap, f->count, sizeof *t);
+            if (!t) return io_fail(PRISM_ERR_OUT_OF_HOST_MEMORY, err, err_len, L, "out of memory");
+            f->t = t;
+            t = &f->t[f->count++];
             memset(t, 0, sizeof *t);
             t->name = key;
             uint64_t off[2] = {0, 0};
@@ -474,6 +464,14 @@ static prism_status new_file(const char *label, prism_st_file **out) {
     return PRISM_OK;
 }
 
+/* Parses f's image; hands f to *out, or closes it on failure. */
+static prism_status finish(prism_st_file *f, prism_st_file **out, char *err, size_t err_len) {
+    prism_status st = parse_image(f, err, err_len);
+    if (st) prism_st_close(f);
+    else *out = f;
+    return st;
+}
+
 prism_status prism_st_parse(const void *data, size_t n, const char *label, prism_st_file **out, char *err,
                             size_t err_len) {
     if (!out || (!data && n)) return io_fail(PRISM_ERR_INVALID_ARGUMENT, err, err_len, label, "NULL argument");
@@ -482,13 +480,7 @@ prism_status prism_st_parse(const void *data, size_t n, const char *label, prism
     if (new_file(label, &f)) return io_fail(PRISM_ERR_OUT_OF_HOST_MEMORY, err, err_len, label, "out of memory");
     f->base = data;
     f->size = n;
-    prism_status st = parse_image(f, err, err_len);
-    if (st) {
-        prism_st_close(f);
-        return st;
-    }
-    *out = f;
-    return PRISM_OK;
+    return finish(f, out, err, err_len);
 }
 
 prism_status prism_st_open(const char *path, uint64_t max_file_bytes, prism_st_file **out, char *err,
@@ -496,24 +488,16 @@ prism_status prism_st_open(const char *path, uint64_t max_file_bytes, prism_st_f
     if (!out || !path) return io_fail(PRISM_ERR_INVALID_ARGUMENT, err, err_len, path, "NULL argument");
     *out = NULL;
     if (!max_file_bytes) max_file_bytes = PRISM_ST_DEFAULT_MAX_FILE;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return io_fail(PRISM_ERR_IO, err, err_len, path, "cannot open: %s", strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return io_fail(PRISM_ERR_IO, err, err_len, path, "not a readable regular file");
-    }
-    if ((uint64_t)sb.st_size > max_file_bytes || (uint64_t)sb.st_size > SIZE_MAX) {
-        close(fd);
-        return io_fail(PRISM_ERR_FORMAT, err, err_len, path, "file of %lld bytes exceeds the limit of %llu bytes",
-                       (long long)sb.st_size, (unsigned long long)max_file_bytes);
-    }
+    int fd;
+    uint64_t size;
+    prism_status st = prism_open_regular(path, max_file_bytes, &fd, &size, err, err_len);
+    if (st) return st;
     prism_st_file *f;
     if (new_file(path, &f)) {
         close(fd);
         return io_fail(PRISM_ERR_OUT_OF_HOST_MEMORY, err, err_len, path, "out of memory");
     }
-    f->size = (size_t)sb.st_size;
+    f->size = (size_t)size;
     if (f->size) {
         void *m = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (m == MAP_FAILED) {
@@ -526,13 +510,7 @@ prism_status prism_st_open(const char *path, uint64_t max_file_bytes, prism_st_f
         f->mapped = 1;
     }
     close(fd);
-    prism_status st = parse_image(f, err, err_len);
-    if (st) {
-        prism_st_close(f);
-        return st;
-    }
-    *out = f;
-    return PRISM_OK;
+    return finish(f, out, err, err_len);
 }
 
 void prism_st_close(prism_st_file *f) {

@@ -66,14 +66,10 @@ static prism_status add(prism_st_writer *w, const char *name, prism_dtype dt, in
     for (size_t i = 0; i < w->n; i++)
         if (strcmp(w->t[i].name, name) == 0)
             return io_fail(PRISM_ERR_INVALID_ARGUMENT, err, err_len, WL, "duplicate tensor name '%.128s'", name);
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? 2 * w->cap : 16;
-        wt *t = realloc(w->t, cap * sizeof *t);
-        if (!t) return io_fail(PRISM_ERR_OUT_OF_HOST_MEMORY, err, err_len, WL, "out of memory");
-        w->t = t;
-        w->cap = cap;
-    }
-    wt *t = &w->t[w->n];
+    wt *t = prism_grow(w->t, &w->cap, w->n, sizeof *t);
+    if (!t) return io_fail(PRISM_ERR_OUT_OF_HOST_MEMORY, err, err_len, WL, "out of memory");
+    w->t = t;
+    t = &w->t[w->n];
     memset(t, 0, sizeof *t);
     t->name = strdup(name);
     t->data = malloc(nbytes ? (size_t)nbytes : 1);
@@ -127,16 +123,12 @@ prism_status prism_st_writer_set_meta(prism_st_writer *w, const char *key, const
             w->meta[i].value = v;
             return PRISM_OK;
         }
-    if (w->nmeta == w->capmeta) {
-        size_t cap = w->capmeta ? 2 * w->capmeta : 8;
-        wmeta *m = realloc(w->meta, cap * sizeof *m);
-        if (!m) {
-            free(v);
-            return io_fail(PRISM_ERR_OUT_OF_HOST_MEMORY, err, err_len, WL, "out of memory");
-        }
-        w->meta = m;
-        w->capmeta = cap;
+    wmeta *m = prism_grow(w->meta, &w->capmeta, w->nmeta, sizeof *m);
+    if (!m) {
+        free(v);
+        return io_fail(PRISM_ERR_OUT_OF_HOST_MEMORY, err, err_len, WL, "out of memory");
     }
+    w->meta = m;
     char *k = strdup(key);
     if (!k) {
         free(v);

@@ -92,6 +92,10 @@ typedef struct prism_subspace_entry {
  * offset and JSON field is checked; decoder and theta0 must be finite).
  * The file stays mapped until prism_subspace_close. */
 prism_status prism_subspace_open(const char *path, prism_subspace **out, char *err, size_t err_len);
+/* The same from a file image in memory: the subspace borrows data, which must
+ * outlive it; label names it in messages (e.g. the origin of the bytes). */
+prism_status prism_subspace_parse(const void *data, size_t n, const char *label, prism_subspace **out,
+                                  char *err, size_t err_len);
 void prism_subspace_close(prism_subspace *sp);
 
 int prism_subspace_rank(const prism_subspace *sp);

@@ -4,27 +4,15 @@
 #define _DEFAULT_SOURCE
 #include <dirent.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "io/io_util.h"
 #include "subspace_fit.h"
 
 #define KEY_PREFIX "base_model.model."
-
-static prism_status ferr(char *err, size_t len, prism_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static prism_status ferr(char *err, size_t len, prism_status st, const char *fmt, ...) {
-    if (err && len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, len, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
 
 /* Tensor names of each member method (HF keys after the module path). */
 typedef struct names { const char *train[4]; const char *frozen[2]; } names;
@@ -85,21 +73,24 @@ static bool split_key(const char *key, const names *nm, char **module, char **na
 static prism_status collect(const prism_st_file *f, psf_solution *s, char *err, size_t len) {
     const names *nm = names_of(s->method);
     size_t n = prism_st_count(f);
-    if (!nm) return ferr(err, len, PRISM_ERR_UNSUPPORTED, "%s: method %s cannot be a subspace member (members: lora, "
-                         "ether, etherplus, hut, sdctft, fourierft)", s->source, prism_method_name(s->method));
-    if (n == 0) return ferr(err, len, PRISM_ERR_FORMAT, "%s: the adapter file has no tensors", s->source);
-    if (!(s->t = calloc(n, sizeof *s->t))) return ferr(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    if (!nm)
+        return prism_errf(err, len, PRISM_ERR_UNSUPPORTED,
+                          "%s: method %s cannot be a subspace member (members: lora, ether, etherplus, hut, sdctft, "
+                          "fourierft)", s->source, prism_method_name(s->method));
+    if (n == 0) return prism_errf(err, len, PRISM_ERR_FORMAT, "%s: the adapter file has no tensors", s->source);
+    if (!(s->t = calloc(n, sizeof *s->t)))
+        return prism_errf(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
     for (size_t i = 0; i < n; i++) {
         const prism_st_tensor *t = prism_st_tensor_at(f, i);
         psf_tensor *x = &s->t[s->n];
         if (!split_key(t->name, nm, &x->module, &x->name, &x->trainable))
-            return ferr(err, len, PRISM_ERR_FORMAT, "%s: tensor '%s' is not '%s<module>.<%s tensor>'", s->source,
-                        t->name, KEY_PREFIX, prism_method_name(s->method));
+            return prism_errf(err, len, PRISM_ERR_FORMAT, "%s: tensor '%s' is not '%s<module>.<%s tensor>'", s->source,
+                              t->name, KEY_PREFIX, prism_method_name(s->method));
         s->n++;
-        if (!x->module || !x->name) return ferr(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+        if (!x->module || !x->name) return prism_errf(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
         if (t->ndim < 1 || t->ndim > PRISM_MAX_DIMS || t->numel < 1)
-            return ferr(err, len, PRISM_ERR_FORMAT, "%s: tensor '%s' has %d dims / %lld elements", s->source, t->name,
-                        t->ndim, (long long)t->numel);
+            return prism_errf(err, len, PRISM_ERR_FORMAT, "%s: tensor '%s' has %d dims / %lld elements", s->source,
+                              t->name, t->ndim, (long long)t->numel);
         x->ndim = t->ndim;
         memcpy(x->shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
         x->numel = t->numel;
@@ -108,8 +99,8 @@ static prism_status collect(const prism_st_file *f, psf_solution *s, char *err, 
         char e2[256];
         prism_status st;
         if (x->trainable && isint)
-            return ferr(err, len, PRISM_ERR_FORMAT, "%s: trainable tensor '%s' is %s, not a float type", s->source,
-                        t->name, prism_dtype_name(t->dtype));
+            return prism_errf(err, len, PRISM_ERR_FORMAT, "%s: trainable tensor '%s' is %s, not a float type",
+                              s->source, t->name, prism_dtype_name(t->dtype));
         if (isint) {
             if (!(x->i64 = malloc(sizeof(int64_t) * (size_t)t->numel))) return PRISM_ERR_OUT_OF_HOST_MEMORY;
             st = prism_st_read_i64(f, t->name, x->i64, t->numel, e2, sizeof e2);
@@ -118,46 +109,37 @@ static prism_status collect(const prism_st_file *f, psf_solution *s, char *err, 
             st = prism_st_read_f32(f, t->name, x->f32, t->numel, e2, sizeof e2);
             for (int64_t k = 0; !st && k < t->numel; k++)
                 if (!isfinite(x->f32[k]))
-                    st = ferr(e2, sizeof e2, PRISM_ERR_FORMAT, "element %lld is not finite", (long long)k);
+                    st = prism_errf(e2, sizeof e2, PRISM_ERR_FORMAT, "element %lld is not finite", (long long)k);
         }
-        if (st) return ferr(err, len, PRISM_ERR_FORMAT, "%s: tensor '%s': %s", s->source, t->name, e2);
+        if (st) return prism_errf(err, len, PRISM_ERR_FORMAT, "%s: tensor '%s': %s", s->source, t->name, e2);
     }
     qsort(s->t, (size_t)s->n, sizeof *s->t, tensor_cmp);
     int ntrain = 0;
     for (int i = 0; i < s->n; i++) ntrain += s->t[i].trainable;
-    if (!ntrain) return ferr(err, len, PRISM_ERR_FORMAT, "%s: no trainable tensor", s->source);
+    if (!ntrain) return prism_errf(err, len, PRISM_ERR_FORMAT, "%s: no trainable tensor", s->source);
     return PRISM_OK;
 }
 
-static char *cat3(const char *a, const char *b, const char *c) {
-    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
-    char *s = malloc(la + lb + lc + 1);
-    if (!s) return NULL;
-    memcpy(s, a, la);
-    memcpy(s + la, b, lb);
-    memcpy(s + la + lb, c, lc + 1);
-    return s;
-}
-
 prism_status psf_solution_read(const char *dir, psf_solution *out, char *err, size_t len) {
-    if (!dir || !out) return ferr(err, len, PRISM_ERR_INVALID_ARGUMENT, "psf_solution_read: NULL argument");
+    if (!dir || !out) return prism_errf(err, len, PRISM_ERR_INVALID_ARGUMENT, "psf_solution_read: NULL argument");
     memset(out, 0, sizeof *out);
-    char *cp = cat3(dir, "/", "adapter_config.json"), *mp = cat3(dir, "/", "adapter_model.safetensors"), e2[512];
+    char *cp = prism_cat3(dir, "/", "adapter_config.json"), *mp = prism_cat3(dir, "/", "adapter_model.safetensors");
+    char e2[512];
     prism_st_file *f = NULL;
     prism_adapter_config cfg;
     prism_status st = PRISM_OK;
     if (!cp || !mp || !(out->source = strdup(dir))) {
-        st = ferr(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+        st = prism_errf(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
         goto done;
     }
     if ((st = prism_json_read(cp, 0, &out->config, e2, sizeof e2)) || !cJSON_IsObject(out->config) ||
         (st = prism_adapter_config_from_json(out->config, &cfg, e2, sizeof e2))) {
-        st = ferr(err, len, st ? st : PRISM_ERR_FORMAT, "%s: %s", cp, st ? e2 : "not a JSON object");
+        st = prism_errf(err, len, st ? st : PRISM_ERR_FORMAT, "%s: %s", cp, st ? e2 : "not a JSON object");
         goto done;
     }
     out->method = cfg.method;
     if ((st = prism_st_open(mp, 0, &f, e2, sizeof e2))) {
-        st = ferr(err, len, st, "%s", e2);
+        st = prism_errf(err, len, st, "%s", e2);
         goto done;
     }
     st = collect(f, out, err, len);
@@ -172,7 +154,7 @@ done:
 prism_status psf_solution_from_adapters(prism_adapter *const *layers, const char *const *modules, int n,
                                         const char *label, psf_solution *out, char *err, size_t len) {
     if (!layers || !modules || n < 1 || !out)
-        return ferr(err, len, PRISM_ERR_INVALID_ARGUMENT, "psf_solution_from_adapters: bad arguments");
+        return prism_errf(err, len, PRISM_ERR_INVALID_ARGUMENT, "psf_solution_from_adapters: bad arguments");
     memset(out, 0, sizeof *out);
     prism_st_writer *w = NULL;
     prism_st_file *f = NULL;
@@ -183,16 +165,16 @@ prism_status psf_solution_from_adapters(prism_adapter *const *layers, const char
     out->source = strdup(label ? label : "<adapters>");
     out->config = cJSON_CreateObject();
     if (st || !out->source || !out->config) {
-        st = ferr(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+        st = prism_errf(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
         goto done;
     }
     for (int i = 0; i < n && !st; i++) {
-        char *prefix = cat3(KEY_PREFIX, modules[i], "");
+        char *prefix = prism_cat3(KEY_PREFIX, modules[i], "");
         if (prism_adapter_method(layers[i]) != out->method) st = PRISM_ERR_INVALID_ARGUMENT;
         else st = prefix ? prism_adapter_save_tensors(layers[i], prefix, w) : PRISM_ERR_OUT_OF_HOST_MEMORY;
         free(prefix);
-        if (st) st = ferr(err, len, st, "%s: layer %d ('%s'): %s", out->source, i, modules[i],
-                          prism_error_message(prism_adapter_context(layers[i])));
+        if (st) st = prism_errf(err, len, st, "%s: layer %d ('%s'): %s", out->source, i, modules[i],
+                                prism_error_message(prism_adapter_context(layers[i])));
     }
     if (!st) st = prism_adapter_config_to_json(prism_adapter_get_config(layers[0]), out->config, err, len);
     if (!st) st = prism_st_writer_serialize(w, &img, &nimg, err, len);
@@ -210,7 +192,7 @@ done:
 
 /* The method of dir/adapter_config.json, or -1 (absent, unreadable, not a member). */
 static int method_of_dir(const char *dir) {
-    char *p = cat3(dir, "/", "adapter_config.json");
+    char *p = prism_cat3(dir, "/", "adapter_config.json");
     cJSON *root = NULL;
     const char *pt = NULL;
     int m = -1;
@@ -238,7 +220,7 @@ static bool scan(const char *run, cand_fn fn, void *user) {
     for (int i = 0; i < n; i++) {
         const char *nm = list[i]->d_name;
         if (nm[0] != '.') {
-            char *sub = cat3(run, "/", nm), *ad = sub ? cat3(sub, "/", "adapter") : NULL;
+            char *sub = prism_cat3(run, "/", nm), *ad = sub ? prism_cat3(sub, "/", "adapter") : NULL;
             if (sub && stat(sub, &sb) == 0 && S_ISDIR(sb.st_mode)) {
                 fn(sub, method_of_dir(sub), user);
                 if (ad) fn(ad, method_of_dir(ad), user);
@@ -263,15 +245,19 @@ static void find_cb(const char *path, int method, void *user) {
 prism_status psf_find_adapter_dir(const char *run_dir, prism_method m, char *out, size_t out_len, char *err,
                                   size_t len) {
     find_ctx c = {.want = (int)m};
-    if (!run_dir || !out) return ferr(err, len, PRISM_ERR_INVALID_ARGUMENT, "psf_find_adapter_dir: NULL argument");
-    if (!scan(run_dir, find_cb, &c)) return ferr(err, len, PRISM_ERR_IO, "run '%s' is not a directory", run_dir);
+    if (!run_dir || !out)
+        return prism_errf(err, len, PRISM_ERR_INVALID_ARGUMENT, "psf_find_adapter_dir: NULL argument");
+    if (!scan(run_dir, find_cb, &c)) return prism_errf(err, len, PRISM_ERR_IO, "run '%s' is not a directory", run_dir);
     if (c.hits == 0)
-        return ferr(err, len, PRISM_ERR_FORMAT, "run '%s' has no %s adapter (looked for adapter_config.json in it, its "
-                    "subdirectories and their adapter/)", run_dir, prism_method_name(m));
+        return prism_errf(err, len, PRISM_ERR_FORMAT,
+                          "run '%s' has no %s adapter (looked for adapter_config.json in it, its "
+                          "subdirectories and their adapter/)", run_dir, prism_method_name(m));
     if (c.hits > 1)
-        return ferr(err, len, PRISM_ERR_FORMAT, "run '%s' has %d %s adapters ('%s', '%s'): a run holds one solution "
-                    "per method", run_dir, c.hits, prism_method_name(m), c.first, c.second);
-    if (strlen(c.first) >= out_len) return ferr(err, len, PRISM_ERR_INVALID_ARGUMENT, "path too long: %s", c.first);
+        return prism_errf(err, len, PRISM_ERR_FORMAT,
+                          "run '%s' has %d %s adapters ('%s', '%s'): a run holds one solution per method", run_dir,
+                          c.hits, prism_method_name(m), c.first, c.second);
+    if (strlen(c.first) >= out_len)
+        return prism_errf(err, len, PRISM_ERR_INVALID_ARGUMENT, "path too long: %s", c.first);
     snprintf(out, out_len, "%s", c.first);
     return PRISM_OK;
 }
@@ -307,18 +293,18 @@ prism_status psf_fit_dirs(const char *const *run_dirs, int nruns, const char *in
                           size_t len) {
     prism_method ms[PRISM_METHOD_COUNT];
     if (!run_dirs || nruns < 1 || nmethods < 0 || nmethods > PRISM_METHOD_COUNT || (nmethods && !methods))
-        return ferr(err, len, PRISM_ERR_INVALID_ARGUMENT, "psf_fit_dirs: bad arguments (need at least one run)");
+        return prism_errf(err, len, PRISM_ERR_INVALID_ARGUMENT, "psf_fit_dirs: bad arguments (need at least one run)");
     if (nmethods == 0) {
         const char *where = init_dir ? init_dir : run_dirs[0];
         nmethods = psf_methods_in(where, ms, PRISM_METHOD_COUNT);
-        if (!nmethods) return ferr(err, len, PRISM_ERR_FORMAT, "'%s' holds no adapter of a member method", where);
+        if (!nmethods) return prism_errf(err, len, PRISM_ERR_FORMAT, "'%s' holds no adapter of a member method", where);
     } else {
         memcpy(ms, methods, sizeof *ms * (size_t)nmethods);
     }
     /* [0, nm): the init; then runs and their own inits, run-major */
     int total = nmethods * (2 * nruns + 1), own = 0;
     psf_solution *sol = calloc((size_t)total, sizeof *sol), *runs = sol + nmethods, *rinit = runs + nmethods * nruns;
-    if (!sol) return ferr(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    if (!sol) return prism_errf(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
     prism_status st = PRISM_OK;
     char path[2048], ipath[2100];
     for (int k = 0; k < nruns && !st; k++)
@@ -327,15 +313,17 @@ prism_status psf_fit_dirs(const char *const *run_dirs, int nruns, const char *in
             st = psf_find_adapter_dir(run_dirs[k], ms[m], path, sizeof path, err, len);
             if (!st) st = psf_solution_read(path, s, err, len);
             if (!st && s->method != ms[m])
-                st = ferr(err, len, PRISM_ERR_FORMAT, "%s: expected a %s adapter", path, prism_method_name(ms[m]));
+                st = prism_errf(err, len, PRISM_ERR_FORMAT, "%s: expected a %s adapter", path,
+                                prism_method_name(ms[m]));
             if (!st && init_sibling(path, ipath, sizeof ipath)) {
                 st = psf_solution_read(ipath, &rinit[k * nmethods + m], err, len);
                 own++;
             }
             if (!st && !init_dir && !rinit[k * nmethods + m].t)
-                st = ferr(err, len, PRISM_ERR_FORMAT, "run '%s' has no %s adapter-init/ next to '%s' and no --init "
-                          "was given: the fit needs the init every solution started from", run_dirs[k],
-                          prism_method_name(ms[m]), path);
+                st = prism_errf(err, len, PRISM_ERR_FORMAT,
+                                "run '%s' has no %s adapter-init/ next to '%s' and no --init "
+                                "was given: the fit needs the init every solution started from", run_dirs[k],
+                                prism_method_name(ms[m]), path);
         }
     for (int m = 0; m < nmethods && !st; m++) {
         if (init_dir) {
@@ -351,8 +339,8 @@ prism_status psf_fit_dirs(const char *const *run_dirs, int nruns, const char *in
         for (int m = 0; m < nmethods && !st; m++)
             if (!rinit[k * nmethods + m].t) st = psf_solution_read(sol[m].source, &rinit[k * nmethods + m], err, len);
     if (!st)
-        st = psf_fit_ex(sol, runs, own ? rinit : NULL, nmethods, nruns, run_dirs, init_dir ? init_dir : sol[0].source, o,
-                        out_path, rep, err, len);
+        st = psf_fit_ex(sol, runs, own ? rinit : NULL, nmethods, nruns, run_dirs, init_dir ? init_dir : sol[0].source,
+                        o, out_path, rep, err, len);
     for (int i = 0; i < total; i++) psf_solution_free(&sol[i]);
     free(sol);
     return st;

@@ -19,26 +19,14 @@
  * eigenvectors, V_r = A^T U_r S_r^-1): K is small (runs), N is large. */
 #include <lapacke.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "io/io_util.h"
 #include "subspace_fit.h"
 
 #define GESDD_MAX_ELEMS ((int64_t)1 << 24)
-
-static prism_status ferr(char *err, size_t len, prism_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static prism_status ferr(char *err, size_t len, prism_status st, const char *fmt, ...) {
-    if (err && len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, len, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
 
 psf_options psf_options_default(void) {
     psf_options o = {.rank = 4, .normalize = 1, .svd = PSF_SVD_AUTO};
@@ -74,32 +62,36 @@ static const char *config_diff(const cJSON *a, const cJSON *b) {
 }
 
 /* Run k's solution of a method must be the init's shape for shape. */
-static prism_status check_pair(const psf_solution *init, const psf_solution *s, const char *run, char *err, size_t len) {
+static prism_status check_pair(const psf_solution *init, const psf_solution *s, const char *run, char *err,
+                               size_t len) {
     const char *mn = prism_method_name(init->method);
     if (s->method != init->method)
-        return ferr(err, len, PRISM_ERR_FORMAT, "run '%s': expected a %s solution, got %s (%s)", run, mn,
-                    prism_method_name(s->method), s->source);
+        return prism_errf(err, len, PRISM_ERR_FORMAT, "run '%s': expected a %s solution, got %s (%s)", run, mn,
+                          prism_method_name(s->method), s->source);
     const char *key = config_diff(init->config, s->config);
     if (key)
-        return ferr(err, len, PRISM_ERR_FORMAT, "run '%s' (%s): adapter_config \"%s\" differs from the init's (%s): "
-                    "every run must use the init's config and base model", run, s->source, key, init->source);
+        return prism_errf(err, len, PRISM_ERR_FORMAT,
+                          "run '%s' (%s): adapter_config \"%s\" differs from the init's (%s): "
+                          "every run must use the init's config and base model", run, s->source, key, init->source);
     if (s->n != init->n)
-        return ferr(err, len, PRISM_ERR_SHAPE, "run '%s' (%s): %d tensors, the init has %d (other layers or modules?)",
-                    run, s->source, s->n, init->n);
+        return prism_errf(err, len, PRISM_ERR_SHAPE,
+                          "run '%s' (%s): %d tensors, the init has %d (other layers or modules?)", run, s->source, s->n,
+                          init->n);
     for (int i = 0; i < s->n; i++) {
         const psf_tensor *a = &init->t[i], *b = &s->t[i];
         bool same = !strcmp(a->module, b->module) && !strcmp(a->name, b->name) && a->ndim == b->ndim &&
                     a->trainable == b->trainable && !a->i64 == !b->i64;
         for (int d = 0; same && d < a->ndim; d++) same = a->shape[d] == b->shape[d];
         if (!same)
-            return ferr(err, len, PRISM_ERR_SHAPE, "run '%s' (%s): tensor %s.%s does not match the init's %s.%s "
-                        "(names, shapes or dtypes differ: another base model or config?)", run, s->source, b->module,
-                        b->name, a->module, a->name);
+            return prism_errf(err, len, PRISM_ERR_SHAPE, "run '%s' (%s): tensor %s.%s does not match the init's %s.%s "
+                              "(names, shapes or dtypes differ: another base model or config?)", run, s->source,
+                              b->module, b->name, a->module, a->name);
         if (!a->trainable && memcmp(a->i64 ? (const void *)a->i64 : (const void *)a->f32,
                                     b->i64 ? (const void *)b->i64 : (const void *)b->f32,
                                     (size_t)a->numel * (a->i64 ? sizeof(int64_t) : sizeof(float))) != 0)
-            return ferr(err, len, PRISM_ERR_FORMAT, "run '%s' (%s): frozen tensor %s.%s differs from the init's: the "
-                        "runs come from another base model W0 or selection", run, s->source, b->module, b->name);
+            return prism_errf(err, len, PRISM_ERR_FORMAT,
+                              "run '%s' (%s): frozen tensor %s.%s differs from the init's: the "
+                              "runs come from another base model W0 or selection", run, s->source, b->module, b->name);
     }
     return PRISM_OK;
 }
@@ -129,8 +121,8 @@ static prism_status svd(const double *A, int K, int64_t N, int r, psf_svd how, d
                *u = malloc(sizeof(double) * (size_t)(K * ns));
         if (!a || !vt || !u) {
             free(a), free(vt), free(u);
-            return ferr(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY, "fit: out of host memory for the SVD of [%d, %lld]", K,
-                        (long long)N);
+            return prism_errf(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY,
+                              "fit: out of host memory for the SVD of [%d, %lld]", K, (long long)N);
         }
         memcpy(a, A, sizeof(double) * (size_t)(K * N));
         lapack_int info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'S', K, (lapack_int)N, a, (lapack_int)N, sigma, u, ns, vt,
@@ -142,7 +134,8 @@ static prism_status svd(const double *A, int K, int64_t N, int r, psf_svd how, d
                 for (int j = 0; j < r; j++) V[i * r + j] = vt[(int64_t)j * N + i];
         }
         free(a), free(vt), free(u);
-        if (info != 0) return ferr(err, len, PRISM_ERR_INVALID_ARGUMENT, "fit: LAPACKE_dgesdd failed (info %d)", (int)info);
+        if (info != 0)
+            return prism_errf(err, len, PRISM_ERR_INVALID_ARGUMENT, "fit: LAPACKE_dgesdd failed (info %d)", (int)info);
         return PRISM_OK;
     }
     *used = "gram+dsyevd";
@@ -150,7 +143,7 @@ static prism_status svd(const double *A, int K, int64_t N, int r, psf_svd how, d
     double *G = calloc((size_t)K * K, sizeof *G), *w = malloc(sizeof(double) * (size_t)K);
     if (!G || !w) {
         free(G), free(w);
-        return ferr(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY, "fit: out of host memory");
+        return prism_errf(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY, "fit: out of host memory");
     }
     for (int a = 0; a < K; a++)
         for (int b = 0; b <= a; b++) {
@@ -161,7 +154,7 @@ static prism_status svd(const double *A, int K, int64_t N, int r, psf_svd how, d
     lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', K, G, K, w);
     if (info != 0) {
         free(G), free(w);
-        return ferr(err, len, PRISM_ERR_INVALID_ARGUMENT, "fit: LAPACKE_dsyevd failed (info %d)", (int)info);
+        return prism_errf(err, len, PRISM_ERR_INVALID_ARGUMENT, "fit: LAPACKE_dsyevd failed (info %d)", (int)info);
     }
     /* ascending eigenvalues: column K-1-j is singular pair j */
     for (int j = 0; j < K; j++) sigma[j] = sqrt(fmax(w[K - 1 - j], 0.0));
@@ -185,32 +178,34 @@ prism_status psf_fit(const psf_solution *init, const psf_solution *runs, int nm,
     return psf_fit_ex(init, runs, NULL, nm, K, run_names, init_name, o, out_path, rep, err, len);
 }
 
-prism_status psf_fit_ex(const psf_solution *init, const psf_solution *runs, const psf_solution *run_inits, int nm, int K,
-                        const char *const *run_names, const char *init_name, const psf_options *o,
+prism_status psf_fit_ex(const psf_solution *init, const psf_solution *runs, const psf_solution *run_inits, int nm,
+                        int K, const char *const *run_names, const char *init_name, const psf_options *o,
                         const char *out_path, psf_report *rep, char *err, size_t len) {
     psf_options opt = o ? *o : psf_options_default();
     if (rep) memset(rep, 0, sizeof *rep);
     if (!init || !runs || nm < 1 || K < 1 || !out_path)
-        return ferr(err, len, PRISM_ERR_INVALID_ARGUMENT, "fit: need at least one method, one run and an output path");
+        return prism_errf(err, len, PRISM_ERR_INVALID_ARGUMENT,
+                          "fit: need at least one method, one run and an output path");
     if (opt.rank < 1 || opt.rank > K || opt.rank > PRISM_SUBSPACE_MAX_RANK)
-        return ferr(err, len, PRISM_ERR_INVALID_ARGUMENT, "fit: rank %d must be in [1, K = %d runs]%s", opt.rank, K,
-                    opt.rank > PRISM_SUBSPACE_MAX_RANK ? " and at most 4096" : "");
+        return prism_errf(err, len, PRISM_ERR_INVALID_ARGUMENT, "fit: rank %d must be in [1, K = %d runs]%s", opt.rank,
+                          K, opt.rank > PRISM_SUBSPACE_MAX_RANK ? " and at most 4096" : "");
     const int r = opt.rank;
     char rn[32];
     for (int m = 0; m < nm; m++) {
         for (int q = 0; q < m; q++)
             if (init[q].method == init[m].method)
-                return ferr(err, len, PRISM_ERR_INVALID_ARGUMENT, "fit: method %s given twice",
-                            prism_method_name(init[m].method));
+                return prism_errf(err, len, PRISM_ERR_INVALID_ARGUMENT, "fit: method %s given twice",
+                                  prism_method_name(init[m].method));
         for (int k = 0; k < K; k++) {
             snprintf(rn, sizeof rn, "#%d", k + 1);
             prism_status st = check_pair(&init[m], &runs[k * nm + m], run_names ? run_names[k] : rn, err, len);
-            if (!st && run_inits) st = check_pair(&init[m], &run_inits[k * nm + m], run_names ? run_names[k] : rn, err, len);
+            if (!st && run_inits)
+                st = check_pair(&init[m], &run_inits[k * nm + m], run_names ? run_names[k] : rn, err, len);
             if (st) return st;
         }
     }
     int64_t *off = calloc((size_t)nm + 1, sizeof *off);
-    if (!off) return ferr(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY, "fit: out of host memory");
+    if (!off) return prism_errf(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY, "fit: out of host memory");
     for (int m = 0; m < nm; m++) off[m + 1] = off[m] + trainable_size(&init[m]);
     const int64_t N = off[nm];
     prism_status st = PRISM_OK;
@@ -229,8 +224,8 @@ prism_status psf_fit_ex(const psf_solution *init, const psf_solution *runs, cons
     th0 = malloc(sizeof(float) * (size_t)N);
     coords = malloc(sizeof(float) * (size_t)(K * r));
     if (!A || !scale || !sigma || !U || !V || !md || !ent || !frz || !dec || !th0 || !coords) {
-        st = ferr(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY, "fit: out of host memory for [%d runs, %lld parameters]", K,
-                  (long long)N);
+        st = prism_errf(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY,
+                        "fit: out of host memory for [%d runs, %lld parameters]", K, (long long)N);
         goto cleanup;
     }
     /* deltas, canonical order; normalisation per method block */
@@ -250,8 +245,8 @@ prism_status psf_fit_ex(const psf_solution *init, const psf_solution *runs, cons
         }
         scale[m] = sqrt(ss / K);
         if (!(scale[m] > 0))
-            st = ferr(err, len, PRISM_ERR_INVALID_ARGUMENT, "fit: every run's %s solution equals its init (%s): "
-                      "nothing to fit", prism_method_name(init[m].method), init[m].source);
+            st = prism_errf(err, len, PRISM_ERR_INVALID_ARGUMENT, "fit: every run's %s solution equals its init (%s): "
+                            "nothing to fit", prism_method_name(init[m].method), init[m].source);
         if (st) goto cleanup;
         if (!opt.normalize) scale[m] = 1.0;
         for (int k = 0; k < K; k++)
@@ -263,9 +258,10 @@ prism_status psf_fit_ex(const psf_solution *init, const psf_solution *runs, cons
     if (!(sigma[r - 1] > 1e-10 * sigma[0])) {
         int q = 0;
         while (q < ns && sigma[q] > 1e-10 * sigma[0]) q++;
-        st = ferr(err, len, PRISM_ERR_INVALID_ARGUMENT, "fit: the %d runs span only %d dimension%s (singular value %d "
-                  "is %.3g of the first); use --rank %d or add runs", K, q, q == 1 ? "" : "s", r, sigma[r - 1] /
-                  (sigma[0] > 0 ? sigma[0] : 1), q > 0 ? q : 1);
+        st = prism_errf(err, len, PRISM_ERR_INVALID_ARGUMENT,
+                        "fit: the %d runs span only %d dimension%s (singular value %d "
+                        "is %.3g of the first); use --rank %d or add runs", K, q, q == 1 ? "" : "s", r,
+                        sigma[r - 1] / (sigma[0] > 0 ? sigma[0] : 1), q > 0 ? q : 1);
         goto cleanup;
     }
     fix_signs(U, K, K, V, N, r);
@@ -302,13 +298,13 @@ prism_status psf_fit_ex(const psf_solution *init, const psf_solution *runs, cons
         }
     }
     if (!(sig32 = malloc(sizeof(float) * (size_t)ns))) {
-        st = ferr(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY, "fit: out of host memory");
+        st = prism_errf(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY, "fit: out of host memory");
         goto cleanup;
     }
     for (int i = 0; i < ns; i++) sig32[i] = (float)sigma[i];
     const char **labels = calloc((size_t)K, sizeof *labels);
     if (!labels) {
-        st = ferr(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY, "fit: out of host memory");
+        st = prism_errf(err, len, PRISM_ERR_OUT_OF_HOST_MEMORY, "fit: out of host memory");
         goto cleanup;
     }
     for (int k = 0; k < K; k++) labels[k] = run_names && run_names[k] ? run_names[k] : runs[k * nm].source;
