@@ -13,9 +13,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include "bench.h"
-#include "prism/dct.h"
-#include "vkfft/vkfft_peer.h"
+#include "transform_util.h"
 
 typedef struct job {
     prism_fft_plan *pr, *pc;   /* rows (length C), columns (length R) */
@@ -69,39 +67,20 @@ static prism_status rec(prism_stream *s, void *arg) {
     }
 }
 
-/* pb_time with the instances per stream cut so a run takes about a second. */
-static double timed(pb_env *env, job *j) {
-    pb_env e = *env;
-    e.reps = 1, e.runs = 2;
-    double t = pb_time(&e, rec, j);
-    if (t <= 0) return t;
-    double reps = (env->quick ? 250.0 : 1000.0) / t;
-    e.reps = reps < 2 ? 2 : reps > env->reps ? env->reps : (int)reps;
-    e.runs = env->runs;
-    return pb_time(&e, rec, j);
-}
-
-static double vkfft_timed(pb_env *env, prism_vkfft_kind kind, int64_t r, int64_t c, char *err, size_t len) {
-    double t = prism_vkfft_time(env->ctx, kind, r, c, 1, 2, err, len);
-    if (t <= 0) return t;
-    double reps = (env->quick ? 250.0 : 1000.0) / t;
-    int n = reps < 2 ? 2 : reps > env->reps ? env->reps : (int)reps;
-    return prism_vkfft_time(env->ctx, kind, r, c, n, env->runs, err, len);
-}
-
 static double flops(int64_t r, int64_t c, int what) {
     double n = what == 1 ? (double)(r * c) : (double)(what == 0 ? c : r);
     double count = what == 1 ? 1 : (double)(what == 0 ? r : c);
     return 2.5 * n * log2(n > 1 ? n : 2) * count;
 }
 
-static void fill_row(pb_env *env, pb_row *row, const char *name, int64_t r, int64_t c, int what, double ms) {
+static void fill_row(pb_env *env, pb_row *row, const char *name, const void *arg, double ms) {
+    const job *j = arg;
     memset(row, 0, sizeof *row);
     snprintf(row->name, sizeof row->name, "%s", name);
-    snprintf(row->shape, sizeof row->shape, "[%lld, %lld]", (long long)r, (long long)c);
+    snprintf(row->shape, sizeof row->shape, "[%lld, %lld]", (long long)j->r, (long long)j->c);
     row->ms = ms;
-    row->gflops = flops(r, c, what) / (ms * 1e-3) / 1e9;
-    pb_set_bw(env, row, (what == 1 ? 16.0 : 8.0) * (double)(r * c));
+    row->gflops = flops(j->r, j->c, j->what) / (ms * 1e-3) / 1e9;
+    pb_set_bw(env, row, (j->what == 1 ? 16.0 : 8.0) * (double)(j->r * j->c));
 }
 
 /* One prism row (+ its VkFFT peer row when the peer is built and `peer`). */
@@ -111,30 +90,11 @@ static int pair_rows(pb_env *env, pb_row *rows, int cap, const char *name, int64
     job j;
     int added = -1;
     if (setup(env, &j, r, c, what, algo) == PRISM_OK) {
-        double ms = timed(env, &j);
-        if (ms > 0) {
-            fill_row(env, &rows[0], name, r, c, what, ms);
-            snprintf(rows[0].note, sizeof rows[0].note, "%s path, norm none",
-                     prism_fft_plan_algo(j.pr) == PRISM_TRANSFORM_FFT ? "FFT" : "matrix");
-            added = 1;
-            if (peer && prism_vkfft_time) {
-                char err[256] = "";
-                prism_vkfft_kind kind = what == 1 ? PRISM_VKFFT_DCT2_2D : PRISM_VKFFT_DCT2_ROWS;
-                double vms = vkfft_timed(env, kind, r, c, err, sizeof err);
-                if (vms > 0) {
-                    fill_row(env, &rows[1], what == 1 ? "dct2d VkFFT" : "dct2 rows VkFFT", r, c, what, vms);
-                    snprintf(rows[1].note, sizeof rows[1].note, "VkFFT %d performDCT=2, same device and run",
-                             prism_vkfft_version ? prism_vkfft_version() : 0);
-                    rows[0].ratio = vms / ms;
-                    snprintf(rows[0].ratio_to, sizeof rows[0].ratio_to, "VkFFT time / prism time");
-                } else {
-                    memset(&rows[1], 0, sizeof rows[1]);
-                    snprintf(rows[1].name, sizeof rows[1].name, "VkFFT peer failed");
-                    snprintf(rows[1].note, sizeof rows[1].note, "%.95s", err);
-                }
-                added = 2;
-            }
-        }
+        pbt_pair p = {.name = name, .note = ", norm none", .rec = rec, .job = &j, .plan = j.pr, .fill = fill_row,
+                      .peer_name = peer ? (what == 1 ? "dct2d VkFFT" : "dct2 rows VkFFT") : NULL,
+                      .peer_note = "performDCT=2", .peer = what == 1 ? PRISM_VKFFT_DCT2_2D : PRISM_VKFFT_DCT2_ROWS,
+                      .r = r, .c = c};
+        added = pbt_rows(env, rows, &p);
     }
     teardown(&j);
     return added;

@@ -9,9 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include "bench.h"
-#include "prism/dct.h"
-#include "vkfft/vkfft_peer.h"
+#include "transform_util.h"
 
 typedef enum { RFFT, IRFFT, C2C, IFFT2 } kind;
 typedef struct job {
@@ -60,18 +58,8 @@ static prism_status rec(prism_stream *s, void *arg) {
     }
 }
 
-static double timed(pb_env *env, pb_record_fn fn, void *arg) {
-    pb_env e = *env;
-    e.reps = 1, e.runs = 2;
-    double t = pb_time(&e, fn, arg);
-    if (t <= 0) return t;
-    double reps = (env->quick ? 250.0 : 1000.0) / t;
-    e.reps = reps < 2 ? 2 : reps > env->reps ? env->reps : (int)reps;
-    e.runs = env->runs;
-    return pb_time(&e, fn, arg);
-}
-
-static void fill(pb_env *env, pb_row *row, const char *name, const job *j, double ms) {
+static void fill(pb_env *env, pb_row *row, const char *name, const void *arg, double ms) {
+    const job *j = arg;
     memset(row, 0, sizeof *row);
     snprintf(row->name, sizeof row->name, "%s", name);
     snprintf(row->shape, sizeof row->shape, "[%lld, %lld]", (long long)j->r, (long long)j->c);
@@ -84,39 +72,16 @@ static void fill(pb_env *env, pb_row *row, const char *name, const job *j, doubl
     pb_set_bw(env, row, bytes);
 }
 
+/* One prism row (+ its VkFFT R2C peer row when the peer is built and `peer`). */
 static int one(pb_env *env, pb_row *rows, int cap, const char *name, kind k, int64_t r, int64_t c, int peer) {
     if (cap < 2) return 0;
     job j;
     int added = -1;
     if (setup(env, &j, k, r, c) == PRISM_OK) {
-        double ms = timed(env, rec, &j);
-        if (ms > 0) {
-            fill(env, &rows[0], name, &j, ms);
-            snprintf(rows[0].note, sizeof rows[0].note, "%s path",
-                     prism_fft_plan_algo(j.p) == PRISM_TRANSFORM_FFT ? "FFT" : "matrix");
-            added = 1;
-            if (peer && prism_vkfft_time) {
-                char err[256] = "";
-                double v = prism_vkfft_time(env->ctx, PRISM_VKFFT_R2C_ROWS, r, c, 2, 2, err, sizeof err);
-                if (v > 0) {
-                    double reps = (env->quick ? 250.0 : 1000.0) / v;
-                    int n = reps < 2 ? 2 : reps > env->reps ? env->reps : (int)reps;
-                    v = prism_vkfft_time(env->ctx, PRISM_VKFFT_R2C_ROWS, r, c, n, env->runs, err, sizeof err);
-                }
-                if (v > 0) {
-                    fill(env, &rows[1], "rfft rows VkFFT", &j, v);
-                    snprintf(rows[1].note, sizeof rows[1].note, "VkFFT %d performR2C, in place, same device and run",
-                             prism_vkfft_version ? prism_vkfft_version() : 0);
-                    rows[0].ratio = v / ms;
-                    snprintf(rows[0].ratio_to, sizeof rows[0].ratio_to, "VkFFT time / prism time");
-                } else {
-                    memset(&rows[1], 0, sizeof rows[1]);
-                    snprintf(rows[1].name, sizeof rows[1].name, "VkFFT peer failed");
-                    snprintf(rows[1].note, sizeof rows[1].note, "%.95s", err);
-                }
-                added = 2;
-            }
-        }
+        pbt_pair p = {.name = name, .rec = rec, .job = &j, .plan = j.p, .fill = fill,
+                      .peer_name = peer ? "rfft rows VkFFT" : NULL, .peer_note = "performR2C, in place",
+                      .peer = PRISM_VKFFT_R2C_ROWS, .r = r, .c = c};
+        added = pbt_rows(env, rows, &p);
     }
     teardown(&j);
     return added;

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../internal.h"
+#include "op_util.h"
 #include "../reference/hadamard.h"
 #include "prism/hadamard.h"
 
@@ -39,29 +40,9 @@ enum {
 
 /* ---------------------------------------------------------------- helpers */
 
-/* Largest element count of one binding; PRISM_HADAMARD_MAX_BINDING
- * (elements) may lower it so tests reach the split paths with small
- * tensors. */
+/* PRISM_HADAMARD_MAX_BINDING (elements) lowers the binding limit in tests. */
 static int64_t max_binding(const prism_context *ctx) {
-    int64_t lim = prism_max_binding_elems(ctx);
-    const char *e = getenv("PRISM_HADAMARD_MAX_BINDING");
-    if (e && *e) {
-        long long v = strtoll(e, NULL, 10);
-        if (v >= 16 && v < lim) lim = v - v % 4; /* keep 16-byte offset alignment */
-    }
-    return lim;
-}
-
-static bool overlap(const prism_tensor *p, const prism_tensor *q) {
-    return p && q && p->storage == q->storage && p->offset < q->offset + q->numel && q->offset < p->offset + p->numel;
-}
-
-static bool same_range(const prism_tensor *p, const prism_tensor *q) {
-    return p->storage == q->storage && p->offset == q->offset && p->numel == q->numel;
-}
-
-static bool aligned16(const prism_tensor *t) {
-    return (t->storage->offset + (VkDeviceSize)t->offset * 4) % 16 == 0;
+    return prism_op_max_binding(ctx, "PRISM_HADAMARD_MAX_BINDING");
 }
 
 /* Tuning knobs (tests / bench experiments): PRISM_HD_<name>=value. */
@@ -72,12 +53,6 @@ static uint32_t knob(const char *name, uint32_t def, uint32_t lo, uint32_t hi) {
     if (!e || !*e) return def;
     long v = strtol(e, NULL, 10);
     return v < (long)lo || v > (long)hi ? def : (uint32_t)v;
-}
-
-static uint32_t pow2_floor(uint32_t v) {
-    uint32_t p = 1;
-    while (p * 2 <= v) p *= 2;
-    return p;
 }
 
 static uint32_t pow2_ceil(uint64_t v) {
@@ -93,11 +68,11 @@ static bool is_matrix(const prism_tensor *t, int64_t rows, int64_t cols) {
 /* 2-D workgroup for the column-parallel kernels: x over column groups (as
  * wide as the row allows), y over row blocks / chunks. */
 static void local_2d(const prism_context *ctx, int64_t ncg, uint32_t *lx, uint32_t *ly) {
-    uint32_t ls = pow2_floor(prism_local_size_1d(ctx));
+    uint32_t ls = prism_op_pow2_floor(prism_local_size_1d(ctx));
     uint32_t x = PRISM_MIN(ls, pow2_ceil((uint64_t)ncg));
-    x = PRISM_MIN(x, pow2_floor(ctx->caps.max_workgroup_size[0]));
+    x = PRISM_MIN(x, prism_op_pow2_floor(ctx->caps.max_workgroup_size[0]));
     uint32_t y = PRISM_MAX(1u, ls / x);
-    y = PRISM_MIN(y, pow2_floor(PRISM_MAX(1u, ctx->caps.max_workgroup_size[1])));
+    y = PRISM_MIN(y, prism_op_pow2_floor(PRISM_MAX(1u, ctx->caps.max_workgroup_size[1])));
     *lx = x;
     *ly = y;
 }
@@ -186,13 +161,13 @@ static prism_status merge_device(prism_stream *s, const hd_args *h) {
     const int64_t m = h->m, n = h->n, r = h->r, lim = max_binding(ctx);
     prism_status st = check_binding(ctx, OP_MERGE, m, n, r, lim);
     if (st) return st;
-    bool vec = n % 4 == 0 && aligned16(h->w0) && aligned16(h->w) && aligned16(h->a);
+    bool vec = n % 4 == 0 && prism_op_aligned16(h->w0) && prism_op_aligned16(h->w) && prism_op_aligned16(h->a);
     int64_t ncg = vec ? n / 4 : n, rows_bind = rows_per_binding(n, r, lim);
     uint32_t cw = col_groups(ctx, ncg), lx, ly;
     local_2d(ctx, PRISM_CEIL_DIV(ncg, (int64_t)cw), &lx, &ly);
     uint32_t rb = (uint32_t)PRISM_MIN(r, (int64_t)RB_MAX), tr = knob("TR", MERGE_TR, 1, 64);
     if ((int64_t)tr > m) tr = (uint32_t)m;
-    uint32_t bv = r % 4 == 0 && aligned16(h->b);
+    uint32_t bv = r % 4 == 0 && prism_op_aligned16(h->b);
     uint64_t tiles_x = (uint64_t)PRISM_CEIL_DIV(ncg, (int64_t)lx * cw);
     for (int64_t r0 = 0; r0 < m; r0 += rows_bind) {
         int64_t nr = PRISM_MIN(rows_bind, m - r0);
@@ -234,10 +209,10 @@ prism_status prism_hadamard_merge(prism_stream *s, const prism_tensor *W0, const
                                OP_MERGE, s0, sb, sa, sw);
     if (!isfinite(scale))
         return prism_set_error(ctx, PRISM_ERR_NOT_FINITE, "%s: scale %g must be finite (W0 %s)", OP_MERGE, scale, s0);
-    if ((overlap(W, W0) && !same_range(W, W0)) || overlap(W, B) || overlap(W, A))
+    if ((prism_op_overlap(W, W0) && !prism_op_same_range(W, W0)) || prism_op_overlap(W, B) || prism_op_overlap(W, A))
         return prism_set_error(ctx, PRISM_ERR_INVALID_ARGUMENT,
                                "%s: output W %s overlaps %s (only W = W0 exactly is allowed)", OP_MERGE, sw,
-                               overlap(W, B) ? "B" : overlap(W, A) ? "A" : "W0");
+                               prism_op_overlap(W, B) ? "B" : prism_op_overlap(W, A) ? "A" : "W0");
     hd_args h = {.w0 = W0, .b = B, .a = A, .w = W, .m = W0->shape[0], .n = W0->shape[1], .r = A->shape[0], .s = scale};
     if (prism_stream_is_reference(s)) {
         const prism_tensor *ts[4] = {W0, B, A, W};
@@ -253,11 +228,11 @@ static prism_status grad_a_device(prism_stream *s, const hd_args *h, prism_tenso
     const int64_t m = h->m, n = h->n, r = h->r, lim = max_binding(ctx);
     ga_plan p = plan_grad_a(m, n, r, lim);
     const prism_tensor *out = p.direct ? h->da : work;
-    bool vec = n % 4 == 0 && aligned16(h->w0) && aligned16(h->g) && aligned16(out);
+    bool vec = n % 4 == 0 && prism_op_aligned16(h->w0) && prism_op_aligned16(h->g) && prism_op_aligned16(out);
     int64_t ncg = vec ? n / 4 : n;
     uint32_t cw = col_groups(ctx, ncg), lx, ly;
     local_2d(ctx, PRISM_CEIL_DIV(ncg, (int64_t)cw), &lx, &ly);
-    uint32_t rb = (uint32_t)PRISM_MIN(r, (int64_t)RB_MAX), bv = r % 4 == 0 && aligned16(h->b);
+    uint32_t rb = (uint32_t)PRISM_MIN(r, (int64_t)RB_MAX), bv = r % 4 == 0 && prism_op_aligned16(h->b);
     uint64_t tiles_x = (uint64_t)PRISM_CEIL_DIV(ncg, (int64_t)lx * cw);
     prism_status st;
     for (int64_t r0 = 0; r0 < m; r0 += p.rows_disp) {
@@ -304,7 +279,7 @@ static uint32_t threads_per_row(int64_t cols, uint32_t ls) {
 static prism_status grad_b_device(prism_stream *s, const hd_args *h) {
     prism_context *ctx = prism_stream_context(s);
     const int64_t m = h->m, n = h->n, r = h->r, lim = max_binding(ctx);
-    bool vec = n % 4 == 0 && aligned16(h->w0) && aligned16(h->g) && aligned16(h->a);
+    bool vec = n % 4 == 0 && prism_op_aligned16(h->w0) && prism_op_aligned16(h->g) && prism_op_aligned16(h->a);
     int64_t ncg = vec ? n / 4 : n, rows_bind = rows_per_binding(n, r, lim);
     uint32_t rb = (uint32_t)PRISM_MIN(r, (int64_t)RB_MAX);
     uint32_t rpl = knob("RPL", ctx->caps.type == PRISM_DEVICE_CPU ? GB_RPL_CPU : 1, 1, 16);
@@ -312,7 +287,7 @@ static prism_status grad_b_device(prism_stream *s, const hd_args *h) {
     /* the tree keeps RB * RPL floats per invocation in shared memory; at most
      * 16 KiB (the guaranteed minimum) so small devices run it too */
     uint32_t shm = PRISM_MIN(ctx->caps.max_shared_memory_size ? ctx->caps.max_shared_memory_size : 16384, 16384u);
-    uint32_t ls = pow2_floor(PRISM_MAX(1u, PRISM_MIN(prism_local_size_1d(ctx), shm / (4 * rb * rpl))));
+    uint32_t ls = prism_op_pow2_floor(PRISM_MAX(1u, PRISM_MIN(prism_local_size_1d(ctx), shm / (4 * rb * rpl))));
     uint32_t tpr = threads_per_row(ncg, ls), rows_per_group = ls / tpr * rpl;
     prism_status st;
     for (int64_t r0 = 0; r0 < m; r0 += rows_bind) {
@@ -375,11 +350,11 @@ prism_status prism_hadamard_grad(prism_stream *s, const prism_tensor *W0, const 
     const char *onames[3] = {"dA", "dB", "work"}, *inames[4] = {"W0", "G", "B", "A"};
     for (int o = 0; o < 3; o++) {
         for (int i = 0; i < 4; i++)
-            if (overlap(outs[o], ins[i]))
+            if (prism_op_overlap(outs[o], ins[i]))
                 return prism_set_error(ctx, PRISM_ERR_INVALID_ARGUMENT, "%s: %s overlaps input %s %s", OP_GRAD,
                                        onames[o], inames[i], i == 0 ? s0 : i == 1 ? sg : i == 2 ? sb : sa);
         for (int q = o + 1; q < 3; q++)
-            if (overlap(outs[o], outs[q]))
+            if (prism_op_overlap(outs[o], outs[q]))
                 return prism_set_error(ctx, PRISM_ERR_INVALID_ARGUMENT, "%s: %s overlaps %s", OP_GRAD, onames[o],
                                        onames[q]);
     }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../internal.h"
+#include "op_util.h"
 #include "../reference/subspace.h"
 #include "prism/subspace.h"
 
@@ -33,35 +34,9 @@ enum {
                            lavapipe a 256-wide tree per rank cost ~0.5 ms at r = 64) */
 };
 
-/* Largest element count of one binding; PRISM_SUBSPACE_MAX_BINDING
- * (elements, >= 16) may lower it so tests reach the split paths with small
- * tensors. */
+/* PRISM_SUBSPACE_MAX_BINDING (elements) lowers the binding limit in tests. */
 static int64_t max_binding(const prism_context *ctx) {
-    int64_t lim = prism_max_binding_elems(ctx);
-    const char *e = getenv("PRISM_SUBSPACE_MAX_BINDING");
-    if (e && *e) {
-        long long v = strtoll(e, NULL, 10);
-        if (v >= 16 && v < lim) lim = v - v % 4; /* keep 16-byte offset alignment */
-    }
-    return lim;
-}
-
-static bool overlap(const prism_tensor *p, const prism_tensor *q) {
-    return p && q && p->storage == q->storage && p->offset < q->offset + q->numel && q->offset < p->offset + p->numel;
-}
-
-static bool same_range(const prism_tensor *p, const prism_tensor *q) {
-    return p->storage == q->storage && p->offset == q->offset && p->numel == q->numel;
-}
-
-static bool aligned16(const prism_tensor *t) {
-    return (t->storage->offset + (VkDeviceSize)t->offset * 4) % 16 == 0;
-}
-
-static uint32_t pow2_floor(uint32_t v) {
-    uint32_t p = 1;
-    while (p * 2 <= v) p *= 2;
-    return p;
+    return prism_op_max_binding(ctx, "PRISM_SUBSPACE_MAX_BINDING");
 }
 
 /* Rows one dispatch may cover: D's rows (r each) and the vectors fit a
@@ -91,7 +66,7 @@ static pj_plan plan_project(const prism_context *ctx, int64_t n, int64_t r, int6
     pj_plan p;
     int64_t rows_bind = rows_per_binding(r, lim);
     /* a workgroup's partials (ls r floats) must fit one binding */
-    p.ls = pow2_floor((uint32_t)PRISM_MAX((int64_t)1, PRISM_MIN((int64_t)prism_local_size_1d(ctx), lim / r)));
+    p.ls = prism_op_pow2_floor((uint32_t)PRISM_MAX((int64_t)1, PRISM_MIN((int64_t)prism_local_size_1d(ctx), lim / r)));
     p.rpt = PRISM_MAX((int64_t)RPT_MIN, PRISM_CEIL_DIV(n, (int64_t)MAX_GROUPS * p.ls));
     if (p.ls * p.rpt > rows_bind) p.rpt = PRISM_MAX((int64_t)1, rows_bind / p.ls);
     int64_t unit = p.ls * p.rpt, groups_bind = PRISM_MAX((int64_t)1, PRISM_MIN(rows_bind / unit, lim / (p.ls * r)));
@@ -157,7 +132,7 @@ static prism_status decode_device(prism_stream *s, const ss_args *a) {
     const int64_t n = a->n, r = a->r, lim = max_binding(ctx);
     prism_status st = check_binding(ctx, OP_DECODE, n, r, lim);
     if (st) return st;
-    bool vec = r % 4 == 0 && aligned16(a->d) && aligned16(a->z);
+    bool vec = r % 4 == 0 && prism_op_aligned16(a->d) && prism_op_aligned16(a->z);
     uint32_t ls = prism_local_size_1d(ctx), per = DECODE_PER;
     int64_t rows_bind = rows_per_binding(r, lim);
     for (int64_t r0 = 0; r0 < n; r0 += rows_bind) {
@@ -193,12 +168,12 @@ prism_status prism_subspace_decode(prism_stream *s, const prism_tensor *D, const
     if ((st = check_count(s, OP_DECODE, D, "z", z, r, "r")) || (st = check_count(s, OP_DECODE, D, "theta", theta, n, "N")) ||
         (theta0 && (st = check_count(s, OP_DECODE, D, "theta0", theta0, n, "N"))))
         return st;
-    if (overlap(theta, D) || overlap(theta, z) || (theta0 && overlap(theta, theta0) && !same_range(theta, theta0))) {
+    if (prism_op_overlap(theta, D) || prism_op_overlap(theta, z) || (theta0 && prism_op_overlap(theta, theta0) && !prism_op_same_range(theta, theta0))) {
         char b[64];
         return prism_set_error(ctx, PRISM_ERR_INVALID_ARGUMENT,
                                "%s: output theta %s overlaps %s (only theta = theta0 exactly is allowed)", OP_DECODE,
                                prism_tensor_shape_str(theta, b, sizeof b),
-                               overlap(theta, D) ? "D" : overlap(theta, z) ? "z" : "theta0");
+                               prism_op_overlap(theta, D) ? "D" : prism_op_overlap(theta, z) ? "z" : "theta0");
     }
     ss_args a = {.d = D, .t0 = theta0, .z = z, .th = theta, .n = n, .r = r};
     if (prism_stream_is_reference(s)) {
@@ -214,7 +189,7 @@ static prism_status project_device(prism_stream *s, const ss_args *a, prism_tens
     prism_context *ctx = prism_stream_context(s);
     const int64_t n = a->n, r = a->r, lim = max_binding(ctx);
     pj_plan p = plan_project(ctx, n, r, lim);
-    bool vec = r % 4 == 0 && aligned16(a->d);
+    bool vec = r % 4 == 0 && prism_op_aligned16(a->d);
     uint32_t rb = (uint32_t)PRISM_MIN(r, (int64_t)RB_MAX);
     int64_t unit = p.ls * p.rpt, t0 = 0;
     prism_status st;
@@ -234,7 +209,7 @@ static prism_status project_device(prism_stream *s, const ss_args *a, prism_tens
         t0 += parts;
     }
     /* pass 2: one workgroup per rank over the partials, in binding-sized chunks */
-    uint32_t ls2 = pow2_floor(prism_local_size_1d(ctx));
+    uint32_t ls2 = prism_op_pow2_floor(prism_local_size_1d(ctx));
     int64_t chunk = PRISM_MAX((int64_t)1, lim / r);
     for (int64_t c0 = 0; c0 < p.parts; c0 += chunk) {
         int64_t np = PRISM_MIN(chunk, p.parts - c0);
@@ -274,11 +249,11 @@ prism_status prism_subspace_project(prism_stream *s, const prism_tensor *D, cons
     const prism_tensor *ins[2] = {D, dtheta};
     const char *inames[2] = {"D", "dtheta"};
     for (int i = 0; i < 2; i++)
-        if (overlap(dz, ins[i]) || overlap(work, ins[i]))
+        if (prism_op_overlap(dz, ins[i]) || prism_op_overlap(work, ins[i]))
             return prism_set_error(ctx, PRISM_ERR_INVALID_ARGUMENT, "%s: %s overlaps input %s (D [%lld, %lld])",
-                                   OP_PROJECT, overlap(dz, ins[i]) ? "dz" : "work", inames[i], (long long)n,
+                                   OP_PROJECT, prism_op_overlap(dz, ins[i]) ? "dz" : "work", inames[i], (long long)n,
                                    (long long)r);
-    if (overlap(dz, work))
+    if (prism_op_overlap(dz, work))
         return prism_set_error(ctx, PRISM_ERR_INVALID_ARGUMENT, "%s: dz overlaps work", OP_PROJECT);
     int64_t need = prism_subspace_project_workspace(ctx, n, r);
     if (need > 0 && !work)

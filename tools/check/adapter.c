@@ -101,8 +101,7 @@ typedef struct side {
 static void side_close(side *d) {
     prism_stream_destroy(d->s);
     prism_adapter_destroy(d->ad);
-    prism_tensor *all[] = {d->W0, d->b, d->X, d->R, d->Y, d->dX, d->Wm, d->gY, d->gdX, d->gWm};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) prism_tensor_destroy(all[i]);
+    PC_DESTROY(d->W0, d->b, d->X, d->R, d->Y, d->dX, d->Wm, d->gY, d->gdX, d->gWm);
     memset(d, 0, sizeof *d);
 }
 
@@ -185,20 +184,27 @@ typedef struct out_pair {
     prism_tensor *a, *b;
 } out_pair;
 
+/* Both backends with the same random parameters (drawn with seed + pseed on
+ * the reference, copied to the device), one step run on each. */
+static bool pair_step(const pc_env *env, pc_result *r, const ac_case *c, uint64_t pseed, host_in *h, side *dv,
+                      side *rf) {
+    memset(dv, 0, sizeof *dv);
+    memset(rf, 0, sizeof *rf);
+    if (!host_alloc(r, c, env->seed, h) || !side_open(r, env->ref, c, h, env->seed, false, rf) ||
+        !side_open(r, env->dev, c, h, env->seed, true, dv))
+        return false;
+    if (pc_adapter_randomize(rf->ad, env->seed + pseed, 0.5f) || pc_adapter_copy_params(dv->ad, rf->ad)) {
+        pc_fail(r, "parameter setup failed");
+        return false;
+    }
+    return side_step(r, rf) && side_step(r, dv);
+}
+
 static void ac_device(const pc_env *env, const void *arg, pc_result *r) {
     const ac_case *c = arg;
     host_in h = {0};
     side dv, rf;
-    memset(&dv, 0, sizeof dv);
-    memset(&rf, 0, sizeof rf);
-    if (!host_alloc(r, c, env->seed, &h)) goto done;
-    if (!side_open(r, env->ref, c, &h, env->seed, false, &rf)) goto done;
-    if (!side_open(r, env->dev, c, &h, env->seed, true, &dv)) goto done;
-    if (pc_adapter_randomize(rf.ad, env->seed + 5, 0.5f) || pc_adapter_copy_params(dv.ad, rf.ad)) {
-        pc_fail(r, "parameter setup failed");
-        goto done;
-    }
-    if (!side_step(r, &rf) || !side_step(r, &dv)) goto done;
+    if (!pair_step(env, r, c, 5, &h, &dv, &rf)) goto done;
     pc_guard_ok(r, dv.gY, "Y");
     pc_guard_ok(r, dv.gdX, "dX");
     pc_guard_ok(r, dv.gWm, "W_merged");
@@ -213,12 +219,9 @@ static void ac_device(const pc_env *env, const void *arg, pc_result *r) {
     for (int i = 0; i < np && no < (int)(sizeof outs / sizeof outs[0]); i++)
         if (pd[i].trainable) outs[no++] = (out_pair){pd[i].name, pd[i].grad, pr[i].grad};
     for (int i = 0; i < no; i++) {
-        double *a = pc_download(r, outs[i].a), *b = pc_download(r, outs[i].b);
         char what[96];
         snprintf(what, sizeof what, i < 3 ? "%s" : "grad %s", outs[i].what);
-        if (a && b) pc_compare(r, what, a, b, prism_tensor_numel(outs[i].a), 1e-8);
-        free(a);
-        free(b);
+        pc_compare_tensors(r, what, outs[i].a, outs[i].b, 1e-8);
     }
 done:
     side_close(&dv);
@@ -350,16 +353,7 @@ static void ac_merge(const pc_env *env, const void *arg, pc_result *r) {
     const ac_case *c = arg;
     host_in h = {0};
     side dv, rf;
-    memset(&dv, 0, sizeof dv);
-    memset(&rf, 0, sizeof rf);
-    if (!host_alloc(r, c, env->seed, &h)) goto done;
-    if (!side_open(r, env->ref, c, &h, env->seed, false, &rf)) goto done;
-    if (!side_open(r, env->dev, c, &h, env->seed, true, &dv)) goto done;
-    if (pc_adapter_randomize(rf.ad, env->seed + 9, 0.5f) || pc_adapter_copy_params(dv.ad, rf.ad)) {
-        pc_fail(r, "parameter setup failed");
-        goto done;
-    }
-    if (!side_step(r, &rf) || !side_step(r, &dv)) goto done;
+    if (!pair_step(env, r, c, 9, &h, &dv, &rf)) goto done;
     merged_vs_forward(r, c, &rf, 1e-20, "reference: merged layer vs adapter forward");
     merged_vs_forward(r, c, &dv, 1e-9, "device: merged layer vs adapter forward");
 done:

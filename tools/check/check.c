@@ -71,27 +71,68 @@ prism_tensor *pc_tensor(pc_result *r, prism_context *ctx, int ndim, const int64_
 
 static const float GUARD_VALUE = -7777.25f;
 
-prism_tensor *pc_guarded(pc_result *r, prism_context *ctx, int ndim, const int64_t *shape, const float *data,
-                         prism_tensor **base) {
+/* A view of `shape` holding data (NULL: fill) at `lead` floats into a 1-D
+ * base of lead + numel + trail floats whose padding holds fill. */
+static prism_tensor *padded(pc_result *r, prism_context *ctx, int ndim, const int64_t *shape, const float *data,
+                            int64_t lead, int64_t trail, float fill, prism_tensor **base) {
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) n *= shape[i];
-    int64_t total = n + PC_GUARD;
+    int64_t total = lead + n + trail;
     *base = NULL;
     float *init = malloc(sizeof(float) * (size_t)total);
     if (!init) {
         pc_fail(r, "out of host memory");
         return NULL;
     }
-    for (int64_t i = 0; i < total; i++) init[i] = i < n && data ? data[i] : GUARD_VALUE;
+    for (int64_t i = 0; i < total; i++) init[i] = i >= lead && i < lead + n && data ? data[i - lead] : fill;
     *base = pc_tensor(r, ctx, 1, &total, init);
     free(init);
     if (!*base) return NULL;
     prism_tensor *v = NULL;
-    if (prism_tensor_view(*base, 0, ndim, shape, &v) != PRISM_OK) {
+    if (prism_tensor_view(*base, lead, ndim, shape, &v) != PRISM_OK) {
         pc_fail(r, "view: %s", prism_error_message(ctx));
         return NULL;
     }
     return v;
+}
+
+prism_tensor *pc_guarded(pc_result *r, prism_context *ctx, int ndim, const int64_t *shape, const float *data,
+                         prism_tensor **base) {
+    return padded(r, ctx, ndim, shape, data, 0, PC_GUARD, GUARD_VALUE, base);
+}
+
+prism_tensor *pc_view_at(pc_result *r, prism_context *ctx, int ndim, const int64_t *shape, const float *data,
+                         int64_t off, prism_tensor **base) {
+    *base = NULL;
+    return off ? padded(r, ctx, ndim, shape, data, off, 0, 3.0f, base) : pc_tensor(r, ctx, ndim, shape, data);
+}
+
+void pc_env_push(const char *spec, pc_saved_env *saved) {
+    saved->n = 0;
+    for (const char *p = spec; p && *p && saved->n < PC_MAX_ENV;) {
+        while (*p == ' ') p++;
+        const char *eq = strchr(p, '='), *end = strchr(p, ' ');
+        if (!end) end = p + strlen(p);
+        if (!eq || eq > end || eq - p >= (long)sizeof saved->v[0].name) break;
+        char value[64];
+        int k = saved->n++;
+        snprintf(saved->v[k].name, sizeof saved->v[k].name, "%.*s", (int)(eq - p), p);
+        snprintf(value, sizeof value, "%.*s", (int)(end - eq - 1), eq + 1);
+        const char *o = getenv(saved->v[k].name);
+        saved->v[k].had = o != NULL;
+        saved->v[k].old = o ? strdup(o) : NULL;
+        setenv(saved->v[k].name, value, 1);
+        p = end;
+    }
+}
+
+void pc_env_pop(pc_saved_env *saved) {
+    for (int i = 0; i < saved->n; i++) {
+        if (saved->v[i].had && saved->v[i].old) setenv(saved->v[i].name, saved->v[i].old, 1);
+        else unsetenv(saved->v[i].name);
+        free(saved->v[i].old);
+    }
+    saved->n = 0;
 }
 
 bool pc_guard_ok(pc_result *r, prism_tensor *base, const char *what) {
@@ -165,6 +206,17 @@ void pc_compare_fd(pc_result *r, const char *what, const double *a, const double
     if (rel > r->nmse) r->nmse = rel;
     if (maxe > r->max_err) r->max_err = maxe;
     if (!(rel <= tol)) pc_fail(r, "%s: gradient vs finite differences: relative error %.3g > %.3g", what, rel, tol);
+}
+
+void pc_compare_tensors(pc_result *r, const char *what, prism_tensor *dev, prism_tensor *ref, double tol) {
+    double *x = pc_download(r, dev), *y = pc_download(r, ref);
+    if (x && y) pc_compare(r, what, x, y, prism_tensor_numel(dev), tol);
+    free(x);
+    free(y);
+}
+
+void pc_destroy_tensors(prism_tensor *const *t, size_t n) {
+    for (size_t i = 0; i < n; i++) prism_tensor_destroy(t[i]);
 }
 
 bool pc_run(pc_result *r, prism_stream *s) {

@@ -53,10 +53,32 @@ prism_tensor *pc_tensor(pc_result *r, prism_context *ctx, int ndim, const int64_
 prism_tensor *pc_guarded(pc_result *r, prism_context *ctx, int ndim, const int64_t *shape, const float *data,
                          prism_tensor **base);
 bool pc_guard_ok(pc_result *r, prism_tensor *base, const char *what);
+/* A tensor of `shape` holding data or, when off > 0, a view `off` floats into
+ * a larger tensor whose leading floats are 3.0 (*base then owns the storage;
+ * else NULL): misaligned views reach an op's scalar paths. */
+prism_tensor *pc_view_at(pc_result *r, prism_context *ctx, int ndim, const int64_t *shape, const float *data,
+                         int64_t off, prism_tensor **base);
+/* Environment around a device run: pc_env_push sets every "NAME=value" of
+ * spec (space separated; NULL: none) and keeps the old values, pc_env_pop
+ * restores them. */
+#define PC_MAX_ENV 4
+typedef struct pc_saved_env {
+    int n;
+    struct { char name[64]; char *old; bool had; } v[PC_MAX_ENV];
+} pc_saved_env;
+void pc_env_push(const char *spec, pc_saved_env *saved);
+void pc_env_pop(pc_saved_env *saved);
 /* Downloads a tensor as doubles (malloc'd; NULL on failure, recorded in r). */
 double *pc_download(pc_result *r, prism_tensor *t);
 /* Compares dev against ref: NaN/Inf in dev fails; nmse > tol fails. Keeps the worst. */
 void pc_compare(pc_result *r, const char *what, const double *dev, const double *ref, int64_t n, double tol);
+/* Downloads dev and ref (same numel) and pc_compare's them. */
+void pc_compare_tensors(pc_result *r, const char *what, prism_tensor *dev, prism_tensor *ref, double tol);
+/* Destroys t[0 .. n) (NULL entries are fine). */
+void pc_destroy_tensors(prism_tensor *const *t, size_t n);
+#define PC_DESTROY(...)                                                                      \
+    pc_destroy_tensors((prism_tensor *const[]){__VA_ARGS__},                                 \
+                       sizeof((prism_tensor *const[]){__VA_ARGS__}) / sizeof(prism_tensor *))
 /* Runs a stream to completion; records a failure in r. */
 bool pc_run(pc_result *r, prism_stream *s);
 /* Marks r failed with a message (printf-style). */

@@ -13,14 +13,15 @@
  * (32 KiB of shared memory, every length <= 8192 fits) also runs the
  * global-memory path that large lengths take elsewhere. Also: DCT-III(DCT-II)
  * round trips, 2-D, in place, batches that chunk, NaN isolation. */
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include "check.h"
-#include "prism/dct.h"
+#include "transform_util.h"
 
 typedef enum { PLAIN, ROUNDTRIP, TWO_D, IN_PLACE, NAN_ROW } dc_kind;
-typedef enum { PATH_AUTO, PATH_SMEM, PATH_GLOBAL, PATH_MATRIX, PATH_HOLD } dc_path;
+/* the case tables name the paths without the prefix */
+#define PATH_AUTO PC_PATH_AUTO
+#define PATH_SMEM PC_PATH_SMEM
+#define PATH_GLOBAL PC_PATH_GLOBAL
+#define PATH_MATRIX PC_PATH_MATRIX
+#define PATH_HOLD PC_PATH_HOLD
 
 typedef struct dc_case {
     dc_kind kind;
@@ -28,94 +29,32 @@ typedef struct dc_case {
     prism_dct_norm norm;
     prism_transform_axis axis;
     int64_t r, c;
-    dc_path path;
+    pc_fft_path path;
 } dc_case;
 
-/* Plan on ctx for length n with the case's forced path (PRISM_FFT_PATH is
- * read at plan creation only). */
-static prism_fft_plan *make_plan(pc_result *res, prism_context *ctx, int64_t n, dc_path path) {
-    prism_fft_plan *p = NULL;
-    const char *env = path == PATH_SMEM ? "smem" : path == PATH_GLOBAL ? "global" : NULL;
-    if (env) setenv("PRISM_FFT_PATH", env, 1);
-    prism_status st = prism_fft_plan_create(ctx, n, path == PATH_MATRIX ? PRISM_TRANSFORM_MATRIX : PRISM_TRANSFORM_AUTO, &p);
-    if (env) unsetenv("PRISM_FFT_PATH");
-    if (st != PRISM_OK) pc_fail(res, "plan (n = %lld): %s", (long long)n, prism_error_message(ctx));
-    return p;
-}
-
-/* Runs the case's op(s) on ctx; returns the output (malloc'd doubles).
- * PATH_HOLD forces the one-buffer shared-memory kernel (fft_smem, what GPUs
- * run) through PRISM_FFT_SMEM=1, read at record time. */
-static double *run_on(pc_result *res, prism_context *ctx, const dc_case *c, const float *x, bool device) {
-    if (c->path == PATH_HOLD) setenv("PRISM_FFT_SMEM", "1", 1);
+/* Runs the case's op(s) on ctx; returns the output (malloc'd doubles). */
+static double *run_on(pc_result *res, prism_context *ctx, const void *arg, const float *x, bool device) {
+    const dc_case *c = arg;
     int64_t shape[2] = {c->r, c->c};
-    int64_t n = c->axis == PRISM_ALONG_ROWS ? c->c : c->r;
-    prism_fft_plan *p = make_plan(res, ctx, n, c->path), *p2 = NULL;
-    if (c->kind == TWO_D) p2 = make_plan(res, ctx, c->r, c->path);
-    prism_tensor *tx = pc_tensor(res, ctx, 2, shape, x), *base = NULL, *ty = NULL, *tz = NULL;
-    bool guard = device && c->kind != IN_PLACE;
-    if (c->kind == IN_PLACE) ty = tx;
-    else ty = guard ? pc_guarded(res, ctx, 2, shape, NULL, &base) : pc_tensor(res, ctx, 2, shape, NULL);
-    if (c->kind == ROUNDTRIP) tz = pc_tensor(res, ctx, 2, shape, NULL);
-    prism_stream *s = NULL;
-    double *out = NULL;
-    if (p && (p2 || c->kind != TWO_D) && tx && ty && (tz || c->kind != ROUNDTRIP) &&
-        prism_stream_create(ctx, &s) == PRISM_OK) {
-        prism_status st;
-        if (c->kind == TWO_D) st = prism_dct2d(s, p, p2, c->type, c->norm, tx, ty);
-        else st = prism_dct(s, p, c->type, c->norm, c->axis, tx, ty);
-        if (st == PRISM_OK && c->kind == ROUNDTRIP) st = prism_dct(s, p, PRISM_DCT_III, c->norm, c->axis, ty, tz);
-        if (st != PRISM_OK) pc_fail(res, "record: %s", prism_error_message(ctx));
-        else if (pc_run(res, s)) out = pc_download(res, c->kind == ROUNDTRIP ? tz : ty);
-        if (guard) pc_guard_ok(res, base, "y");
-    }
-    prism_stream_destroy(s);
-    if (ty != tx) prism_tensor_destroy(ty);
-    prism_tensor_destroy(tx);
-    prism_tensor_destroy(tz);
-    prism_tensor_destroy(base);
-    prism_fft_plan_destroy(p);
-    prism_fft_plan_destroy(p2);
-    if (c->path == PATH_HOLD) unsetenv("PRISM_FFT_SMEM");
-    return out;
+    pc_xf t;
+    prism_status st = PRISM_ERR_INVALID_ARGUMENT;
+    bool ok = pc_xf_open(&t, res, ctx, c->path, c->axis == PRISM_ALONG_ROWS ? c->c : c->r, c->kind == TWO_D ? c->r : 0,
+                         shape, x, shape, c->kind == IN_PLACE, device);
+    if (ok && c->kind == ROUNDTRIP) ok = (t.k = pc_tensor(res, ctx, 2, shape, NULL)) != NULL;
+    if (ok && c->kind == TWO_D) st = prism_dct2d(t.s, t.p, t.p2, c->type, c->norm, t.x, t.y);
+    else if (ok) st = prism_dct(t.s, t.p, c->type, c->norm, c->axis, t.x, t.y);
+    if (st == PRISM_OK && c->kind == ROUNDTRIP) st = prism_dct(t.s, t.p, PRISM_DCT_III, c->norm, c->axis, t.y, t.k);
+    return pc_xf_finish(&t, res, ctx, st, c->kind == ROUNDTRIP ? t.k : t.y);
 }
 
 static void dc_device(const pc_env *env, const void *arg, pc_result *r) {
     const dc_case *c = arg;
-    int64_t total = c->r * c->c, n = c->axis == PRISM_ALONG_ROWS ? c->c : c->r;
-    int64_t nseq = total / n;
-    float *x = malloc((size_t)total * sizeof *x);
-    double *dev = NULL, *ref = NULL;
-    if (!x) {
-        pc_fail(r, "out of host memory");
-        return;
-    }
-    pc_random(env->seed + (uint64_t)total, x, total, -1.0f, 1.0f);
-    if (c->kind == NAN_ROW) x[c->axis == PRISM_ALONG_ROWS ? n / 2 : (n / 2) * c->c] = NAN; /* sequence 0 */
-    dev = run_on(r, env->dev, c, x, true);
-    if (c->kind == ROUNDTRIP) {
-        ref = malloc((size_t)total * sizeof *ref);
-        if (ref)
-            for (int64_t i = 0; i < total; i++) ref[i] = x[i];
-    } else {
-        ref = run_on(r, env->ref, c, x, false);
-    }
-    if (dev && ref && c->kind == NAN_ROW) {
-        /* sequence 0 is all NaN on both; every other one must stay finite
-         * and exact: sequences never mix */
-        int64_t nan0 = 0;
-        for (int64_t i = 0; i < n; i++) {
-            int64_t at = c->axis == PRISM_ALONG_ROWS ? i : i * c->c;
-            nan0 += isnan(dev[at]) ? 1 : 0;
-            dev[at] = ref[at] = 0;
-        }
-        if (nan0 != n) pc_fail(r, "NaN input: %lld of %lld outputs of its sequence are NaN", (long long)nan0, (long long)n);
-        (void)nseq;
-    }
-    if (dev && ref) pc_compare(r, "y", dev, ref, total, 1e-10);
-    free(dev);
-    free(ref);
-    free(x);
+    int64_t total = c->r * c->c;
+    bool rows = c->axis == PRISM_ALONG_ROWS;
+    int64_t n = rows ? c->c : c->r;
+    pc_xf_nan nan = {c->kind == NAN_ROW ? n : 0, 1, rows ? 1 : c->c}; /* sequence 0: its n outputs */
+    pc_xf_compare(env, r, c, run_on, total, total, env->seed + (uint64_t)total, c->kind == ROUNDTRIP,
+                  rows ? n / 2 : (n / 2) * c->c, &nan);
 }
 
 #define II PRISM_DCT_II

@@ -7,30 +7,21 @@
  * at DC and Nyquist, which torch (and prism) ignore. Lengths: those of the
  * brief on both axes, the global-memory and matrix paths forced on some,
  * rfft -> irfft round trips, in place, NaN isolation. */
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include "check.h"
-#include "prism/dct.h"
+#include "transform_util.h"
 
 typedef enum { RFFT, IRFFT, C2C, IC2C, ROUNDTRIP, IFFT2, C2C_IN_PLACE, RFFT_NAN } fc_op;
-typedef enum { PATH_AUTO, PATH_GLOBAL, PATH_MATRIX, PATH_HOLD } fc_path;
+/* the case tables name the paths without the prefix */
+#define PATH_AUTO PC_PATH_AUTO
+#define PATH_GLOBAL PC_PATH_GLOBAL
+#define PATH_MATRIX PC_PATH_MATRIX
+#define PATH_HOLD PC_PATH_HOLD
 
 typedef struct fc_case {
     fc_op op;
     prism_transform_axis axis;
     int64_t n, b; /* length, batch (IFFT2: rows n, cols b) */
-    fc_path path;
+    pc_fft_path path;
 } fc_case;
-
-static prism_fft_plan *make_plan(pc_result *res, prism_context *ctx, int64_t n, fc_path path) {
-    prism_fft_plan *p = NULL;
-    if (path == PATH_GLOBAL) setenv("PRISM_FFT_PATH", "global", 1);
-    prism_status st = prism_fft_plan_create(ctx, n, path == PATH_MATRIX ? PRISM_TRANSFORM_MATRIX : PRISM_TRANSFORM_AUTO, &p);
-    if (path == PATH_GLOBAL) unsetenv("PRISM_FFT_PATH");
-    if (st != PRISM_OK) pc_fail(res, "plan (n = %lld): %s", (long long)n, prism_error_message(ctx));
-    return p;
-}
 
 /* Shapes [rows, cols] of input and output. */
 static void shapes(const fc_case *c, int64_t xs[2], int64_t ys[2]) {
@@ -56,55 +47,35 @@ static void shapes(const fc_case *c, int64_t xs[2], int64_t ys[2]) {
     }
 }
 
-/* PATH_HOLD forces the one-buffer shared-memory kernel (what GPUs run). */
-static double *run_on(pc_result *res, prism_context *ctx, const fc_case *c, const float *x, bool device) {
-    if (c->path == PATH_HOLD) setenv("PRISM_FFT_SMEM", "1", 1);
-    int64_t xs[2], ys[2], ks[2];
+static double *run_on(pc_result *res, prism_context *ctx, const void *arg, const float *x, bool device) {
+    const fc_case *c = arg;
+    int64_t xs[2], ys[2], K = c->n / 2 + 1;
+    bool rows = c->axis == PRISM_ALONG_ROWS;
     shapes(c, xs, ys);
-    prism_fft_plan *p = make_plan(res, ctx, c->n, c->path), *p2 = NULL;
-    if (c->op == IFFT2) p2 = make_plan(res, ctx, c->b, c->path);
-    bool in_place = c->op == C2C_IN_PLACE, guard = device && !in_place;
-    prism_tensor *tx = pc_tensor(res, ctx, 2, xs, x), *base = NULL, *ty = NULL, *tk = NULL;
-    if (in_place) ty = tx;
-    else ty = guard ? pc_guarded(res, ctx, 2, ys, NULL, &base) : pc_tensor(res, ctx, 2, ys, NULL);
-    if (c->op == ROUNDTRIP) {
-        int64_t K = c->n / 2 + 1;
-        bool rows = c->axis == PRISM_ALONG_ROWS;
-        ks[0] = rows ? c->b : K, ks[1] = rows ? 2 * K : 2 * c->b;
-        tk = pc_tensor(res, ctx, 2, ks, NULL);
-    } else if (c->op == IFFT2) {
+    pc_xf t;
+    bool ok = pc_xf_open(&t, res, ctx, c->path, c->n, c->op == IFFT2 ? c->b : 0, xs, x, ys, c->op == C2C_IN_PLACE,
+                         device);
+    if (ok && c->op == ROUNDTRIP) {
+        int64_t ks[2] = {rows ? c->b : K, rows ? 2 * K : 2 * c->b};
+        ok = (t.k = pc_tensor(res, ctx, 2, ks, NULL)) != NULL;
+    } else if (ok && c->op == IFFT2) {
         int64_t w = 2 * c->n * c->b + 6; /* a little more than needed is fine */
-        tk = pc_tensor(res, ctx, 1, &w, NULL);
+        ok = (t.k = pc_tensor(res, ctx, 1, &w, NULL)) != NULL;
     }
-    prism_stream *s = NULL;
-    double *out = NULL;
-    bool ready = p && tx && ty && (c->op != IFFT2 || (p2 && tk)) && (c->op != ROUNDTRIP || tk);
-    if (ready && prism_stream_create(ctx, &s) == PRISM_OK) {
-        prism_status st;
-        switch (c->op) {
-        case RFFT:
-        case RFFT_NAN: st = prism_rfft(s, p, c->axis, tx, ty); break;
-        case IRFFT: st = prism_irfft(s, p, c->axis, tx, ty); break;
-        case ROUNDTRIP:
-            st = prism_rfft(s, p, c->axis, tx, tk);
-            if (!st) st = prism_irfft(s, p, c->axis, tk, ty);
-            break;
-        case IFFT2: st = prism_ifft2_real(s, p2, p, tx, tk, ty); break;
-        default: st = prism_fft_c2c(s, p, c->axis, c->op == IC2C, tx, ty);
-        }
-        if (st != PRISM_OK) pc_fail(res, "record: %s", prism_error_message(ctx));
-        else if (pc_run(res, s)) out = pc_download(res, ty);
-        if (guard) pc_guard_ok(res, base, "y");
+    if (!ok) return pc_xf_finish(&t, res, ctx, PRISM_ERR_INVALID_ARGUMENT, t.y);
+    prism_status st;
+    switch (c->op) {
+    case RFFT:
+    case RFFT_NAN: st = prism_rfft(t.s, t.p, c->axis, t.x, t.y); break;
+    case IRFFT: st = prism_irfft(t.s, t.p, c->axis, t.x, t.y); break;
+    case ROUNDTRIP:
+        st = prism_rfft(t.s, t.p, c->axis, t.x, t.k);
+        if (!st) st = prism_irfft(t.s, t.p, c->axis, t.k, t.y);
+        break;
+    case IFFT2: st = prism_ifft2_real(t.s, t.p2, t.p, t.x, t.k, t.y); break;
+    default: st = prism_fft_c2c(t.s, t.p, c->axis, c->op == IC2C, t.x, t.y);
     }
-    prism_stream_destroy(s);
-    if (ty != tx) prism_tensor_destroy(ty);
-    prism_tensor_destroy(tx);
-    prism_tensor_destroy(tk);
-    prism_tensor_destroy(base);
-    prism_fft_plan_destroy(p);
-    prism_fft_plan_destroy(p2);
-    if (c->path == PATH_HOLD) unsetenv("PRISM_FFT_SMEM");
-    return out;
+    return pc_xf_finish(&t, res, ctx, st, t.y);
 }
 
 static void fc_device(const pc_env *env, const void *arg, pc_result *r) {
@@ -112,39 +83,12 @@ static void fc_device(const pc_env *env, const void *arg, pc_result *r) {
     int64_t xs[2], ys[2];
     shapes(c, xs, ys);
     int64_t nx = xs[0] * xs[1], ny = ys[0] * ys[1];
-    float *x = malloc((size_t)nx * sizeof *x);
-    double *dev = NULL, *ref = NULL;
-    if (!x) {
-        pc_fail(r, "out of host memory");
-        return;
-    }
-    pc_random(env->seed + (uint64_t)nx + (uint64_t)c->op, x, nx, -1.0f, 1.0f);
     bool rows = c->axis == PRISM_ALONG_ROWS;
-    if (c->op == RFFT_NAN) x[rows ? c->n / 3 : (c->n / 3) * c->b] = NAN; /* sequence 0 */
-    dev = run_on(r, env->dev, c, x, true);
-    if (c->op == ROUNDTRIP) {
-        ref = malloc((size_t)ny * sizeof *ref);
-        if (ref)
-            for (int64_t i = 0; i < ny; i++) ref[i] = x[i];
-    } else {
-        ref = run_on(r, env->ref, c, x, false);
-    }
-    if (dev && ref && c->op == RFFT_NAN) {
-        /* sequence 0 is NaN everywhere; the others must stay exact */
-        int64_t K = c->n / 2 + 1, nan0 = 0;
-        for (int64_t k = 0; k < K; k++)
-            for (int part = 0; part < 2; part++) {
-                int64_t at = rows ? 2 * k + part : k * 2 * c->b + part;
-                nan0 += isnan(dev[at]) ? 1 : 0;
-                dev[at] = ref[at] = 0;
-            }
-        /* imaginary parts of X_0 (and X_{n/2}) are exactly 0 * NaN = NaN too */
-        if (nan0 != 2 * K) pc_fail(r, "NaN input: %lld of %lld values of its sequence are NaN", (long long)nan0, (long long)(2 * K));
-    }
-    if (dev && ref) pc_compare(r, "y", dev, ref, ny, 1e-10);
-    free(dev);
-    free(ref);
-    free(x);
+    /* sequence 0 is NaN everywhere, imaginary parts of X_0 (and X_{n/2}) too
+     * (0 * NaN); the others must stay exact */
+    pc_xf_nan nan = {c->op == RFFT_NAN ? 2 * (c->n / 2 + 1) : 0, 2, rows ? 2 : 2 * c->b};
+    pc_xf_compare(env, r, c, run_on, nx, ny, env->seed + (uint64_t)nx + (uint64_t)c->op, c->op == ROUNDTRIP,
+                  rows ? c->n / 3 : (c->n / 3) * c->b, &nan);
 }
 
 #define ROWS PRISM_ALONG_ROWS

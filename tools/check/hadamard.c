@@ -59,69 +59,13 @@ static bool inputs_make(const pc_env *env, const hd_case *c, hd_inputs *in) {
     return true;
 }
 
-/* A tensor of `shape` holding data, optionally a view `off` floats into a
- * larger tensor (*base then owns the storage). */
-static prism_tensor *maybe_view(pc_result *r, prism_context *ctx, const int64_t shape[2], const float *data, int64_t off,
-                                prism_tensor **base) {
-    *base = NULL;
-    if (!off) return pc_tensor(r, ctx, 2, shape, data);
-    int64_t n = shape[0] * shape[1], total = n + off;
-    float *h = malloc(4 * (size_t)total);
-    if (!h) {
-        pc_fail(r, "out of host memory");
-        return NULL;
-    }
-    for (int64_t i = 0; i < off; i++) h[i] = 3.0f;
-    memcpy(h + off, data, 4 * (size_t)n);
-    *base = pc_tensor(r, ctx, 1, &total, h);
-    free(h);
-    prism_tensor *v = NULL;
-    if (*base && prism_tensor_view(*base, off, 2, shape, &v) != PRISM_OK) pc_fail(r, "view: %s", prism_error_message(ctx));
-    return v;
-}
-
-/* Sets every "NAME=value" of spec (space separated), remembering the old
- * values in saved[] for restore_env. */
-enum { MAX_ENV = 4 };
-typedef struct saved_env { char name[64]; char *old; bool had; } saved_env;
-
-static int set_env(const char *spec, saved_env saved[MAX_ENV]) {
-    int n = 0;
-    if (!spec) return 0;
-    const char *p = spec;
-    while (*p && n < MAX_ENV) {
-        while (*p == ' ') p++;
-        const char *eq = strchr(p, '='), *end = strchr(p, ' ');
-        if (!end) end = p + strlen(p);
-        if (!eq || eq > end || eq - p >= (long)sizeof saved[n].name) break;
-        char value[64];
-        snprintf(saved[n].name, sizeof saved[n].name, "%.*s", (int)(eq - p), p);
-        snprintf(value, sizeof value, "%.*s", (int)(end - eq - 1), eq + 1);
-        const char *o = getenv(saved[n].name);
-        saved[n].had = o != NULL;
-        saved[n].old = o ? strdup(o) : NULL;
-        setenv(saved[n].name, value, 1);
-        n++;
-        p = end;
-    }
-    return n;
-}
-
-static void restore_env(saved_env saved[MAX_ENV], int n) {
-    for (int i = 0; i < n; i++) {
-        if (saved[i].had && saved[i].old) setenv(saved[i].name, saved[i].old, 1);
-        else unsetenv(saved[i].name);
-        free(saved[i].old);
-    }
-}
-
 /* ---------------------------------------------------------------- merge */
 
 static double *merge_on(pc_result *r, prism_context *ctx, const hd_case *c, const hd_inputs *in, bool guard) {
     int64_t sw[2] = {c->m, c->n}, sb[2] = {c->m, c->r}, sa[2] = {c->r, c->n};
     prism_tensor *w0base = NULL, *abase = NULL, *wbase = NULL, *w = NULL;
-    prism_tensor *w0 = maybe_view(r, ctx, sw, in->w0, c->view_off, &w0base);
-    prism_tensor *b = pc_tensor(r, ctx, 2, sb, in->b), *a = maybe_view(r, ctx, sa, in->a, c->view_off, &abase);
+    prism_tensor *w0 = pc_view_at(r, ctx, 2, sw, in->w0, c->view_off, &w0base);
+    prism_tensor *b = pc_tensor(r, ctx, 2, sb, in->b), *a = pc_view_at(r, ctx, 2, sa, in->a, c->view_off, &abase);
     if (c->flags & F_INPLACE) w = w0;
     else w = guard ? pc_guarded(r, ctx, 2, sw, NULL, &wbase) : pc_tensor(r, ctx, 2, sw, NULL);
     prism_stream *s = NULL;
@@ -150,10 +94,10 @@ static void merge_device(const pc_env *env, const void *arg, pc_result *r) {
         pc_fail(r, "out of host memory");
         goto done;
     }
-    saved_env saved[MAX_ENV];
-    int ns = set_env(c->env, saved);
+    pc_saved_env saved;
+    pc_env_push(c->env, &saved);
     dev = merge_on(r, env->dev, c, &in, c->m * c->n < ((int64_t)1 << 24));
-    restore_env(saved, ns);
+    pc_env_pop(&saved);
     ref = merge_on(r, env->ref, c, &in, false);
     if (dev && ref) pc_compare(r, "W", dev, ref, c->m * c->n, 1e-10);
 done:
@@ -171,9 +115,9 @@ static grad_out grad_on(pc_result *r, prism_context *ctx, const hd_case *c, cons
     int64_t sw[2] = {c->m, c->n}, sb[2] = {c->m, c->r}, sa[2] = {c->r, c->n};
     bool want_a = !(c->flags & F_ONLY_B), want_b = !(c->flags & F_ONLY_A);
     prism_tensor *w0base = NULL, *gbase = NULL, *abase = NULL, *dabase = NULL, *dbbase = NULL, *wkbase = NULL;
-    prism_tensor *w0 = maybe_view(r, ctx, sw, in->w0, c->view_off, &w0base);
-    prism_tensor *g = maybe_view(r, ctx, sw, in->g, c->view_off, &gbase);
-    prism_tensor *b = pc_tensor(r, ctx, 2, sb, in->b), *a = maybe_view(r, ctx, sa, in->a, c->view_off, &abase);
+    prism_tensor *w0 = pc_view_at(r, ctx, 2, sw, in->w0, c->view_off, &w0base);
+    prism_tensor *g = pc_view_at(r, ctx, 2, sw, in->g, c->view_off, &gbase);
+    prism_tensor *b = pc_tensor(r, ctx, 2, sb, in->b), *a = pc_view_at(r, ctx, 2, sa, in->a, c->view_off, &abase);
     prism_tensor *da = NULL, *db = NULL, *work = NULL;
     if (want_a) da = guard ? pc_guarded(r, ctx, 2, sa, in->da0, &dabase) : pc_tensor(r, ctx, 2, sa, in->da0);
     if (want_b) db = guard ? pc_guarded(r, ctx, 2, sb, in->db0, &dbbase) : pc_tensor(r, ctx, 2, sb, in->db0);
@@ -198,8 +142,7 @@ static grad_out grad_on(pc_result *r, prism_context *ctx, const hd_case *c, cons
         }
     }
     prism_stream_destroy(s);
-    prism_tensor *all[] = {w0, w0base, g, gbase, b, a, abase, da, dabase, db, dbbase, work, wkbase};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) prism_tensor_destroy(all[i]);
+    PC_DESTROY(w0, w0base, g, gbase, b, a, abase, da, dabase, db, dbbase, work, wkbase);
     return res;
 }
 
@@ -211,10 +154,10 @@ static void grad_device(const pc_env *env, const void *arg, pc_result *r) {
         pc_fail(r, "out of host memory");
         goto done;
     }
-    saved_env saved[MAX_ENV];
-    int ns = set_env(c->env, saved);
+    pc_saved_env saved;
+    pc_env_push(c->env, &saved);
     dev = grad_on(r, env->dev, c, &in, true);
-    restore_env(saved, ns);
+    pc_env_pop(&saved);
     ref = grad_on(r, env->ref, c, &in, false);
     double tol = fmax(1e-10, 2e-12 * (double)(c->m > c->n ? c->m : c->n));
     if (!(c->flags & F_ONLY_B) && (dev.da || ref.da)) pc_compare(r, "dA", dev.da, ref.da, c->r * c->n, tol);
@@ -293,8 +236,7 @@ oom:
 done:
     prism_stream_destroy(fwd);
     prism_stream_destroy(bwd);
-    prism_tensor *all[] = {w0, g, b, a, w, da, db};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) prism_tensor_destroy(all[i]);
+    PC_DESTROY(w0, g, b, a, w, da, db);
     free(rr), free(ad), free(bd), free(na), free(nb), free(ga), free(gb);
     inputs_free(&in);
 }

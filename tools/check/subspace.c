@@ -57,60 +57,14 @@ static bool in_make(const pc_env *env, const ss_case *c, ss_in *in) {
     return true;
 }
 
-/* A tensor holding data, optionally a view `off` floats into a larger one
- * (*base then owns the storage; the leading floats are 3.0). */
-static prism_tensor *maybe_view(pc_result *r, prism_context *ctx, int ndim, const int64_t *shape, const float *data,
-                                int64_t off, prism_tensor **base) {
-    *base = NULL;
-    if (!off) return pc_tensor(r, ctx, ndim, shape, data);
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
-    int64_t total = n + off;
-    float *h = malloc(4 * (size_t)total);
-    if (!h) {
-        pc_fail(r, "out of host memory");
-        return NULL;
-    }
-    for (int64_t i = 0; i < off; i++) h[i] = 3.0f;
-    memcpy(h + off, data, 4 * (size_t)n);
-    *base = pc_tensor(r, ctx, 1, &total, h);
-    free(h);
-    prism_tensor *v = NULL;
-    if (*base && prism_tensor_view(*base, off, ndim, shape, &v) != PRISM_OK)
-        pc_fail(r, "view: %s", prism_error_message(ctx));
-    return v;
-}
-
-/* One "NAME=value" (or NULL) set around the device run. */
-typedef struct saved_env { char name[64]; char *old; bool had, set; } saved_env;
-
-static void env_set(const char *spec, saved_env *sv) {
-    memset(sv, 0, sizeof *sv);
-    const char *eq = spec ? strchr(spec, '=') : NULL;
-    if (!eq || eq - spec >= (long)sizeof sv->name) return;
-    snprintf(sv->name, sizeof sv->name, "%.*s", (int)(eq - spec), spec);
-    const char *o = getenv(sv->name);
-    sv->had = o != NULL;
-    sv->old = o ? strdup(o) : NULL;
-    sv->set = true;
-    setenv(sv->name, eq + 1, 1);
-}
-
-static void env_restore(saved_env *sv) {
-    if (!sv->set) return;
-    if (sv->had && sv->old) setenv(sv->name, sv->old, 1);
-    else unsetenv(sv->name);
-    free(sv->old);
-}
-
 /* ---------------------------------------------------------------- decode */
 
 static double *decode_on(pc_result *r, prism_context *ctx, const ss_case *c, const ss_in *in, bool guard) {
     int64_t sd[2] = {c->n, c->r};
     prism_tensor *db = NULL, *t0b = NULL, *zb = NULL, *thb = NULL, *th = NULL;
-    prism_tensor *d = maybe_view(r, ctx, 2, sd, in->d, c->view_off, &db);
-    prism_tensor *z = maybe_view(r, ctx, 1, &c->r, in->z, c->view_off, &zb);
-    prism_tensor *t0 = (c->flags & F_NO_T0) ? NULL : maybe_view(r, ctx, 1, &c->n, in->t0, c->view_off, &t0b);
+    prism_tensor *d = pc_view_at(r, ctx, 2, sd, in->d, c->view_off, &db);
+    prism_tensor *z = pc_view_at(r, ctx, 1, &c->r, in->z, c->view_off, &zb);
+    prism_tensor *t0 = (c->flags & F_NO_T0) ? NULL : pc_view_at(r, ctx, 1, &c->n, in->t0, c->view_off, &t0b);
     if (c->flags & F_INPLACE) th = t0;
     else th = guard ? pc_guarded(r, ctx, 1, &c->n, NULL, &thb) : pc_tensor(r, ctx, 1, &c->n, NULL);
     prism_stream *s = NULL;
@@ -122,29 +76,37 @@ static double *decode_on(pc_result *r, prism_context *ctx, const ss_case *c, con
     }
     prism_stream_destroy(s);
     if (th != t0) prism_tensor_destroy(th);
-    prism_tensor *all[] = {thb, d, db, z, zb, t0, t0b};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) prism_tensor_destroy(all[i]);
+    PC_DESTROY(thb, d, db, z, zb, t0, t0b);
     return out;
 }
 
-static void decode_device(const pc_env *env, const void *arg, pc_result *r) {
-    const ss_case *c = arg;
+typedef double *(*ss_run)(pc_result *r, prism_context *ctx, const ss_case *c, const ss_in *in, bool guard);
+
+/* `run` on the device (with the case's environment, guarded) and on the
+ * reference; the n outputs compared within tol. */
+static void dev_vs_ref(const pc_env *env, const ss_case *c, pc_result *r, ss_run run, const char *what, int64_t n,
+                       double tol) {
     ss_in in = {0};
     double *dev = NULL, *ref = NULL;
     if (!in_make(env, c, &in)) {
         pc_fail(r, "out of host memory");
         goto done;
     }
-    saved_env sv;
-    env_set(c->env, &sv);
-    dev = decode_on(r, env->dev, c, &in, true);
-    env_restore(&sv);
-    ref = decode_on(r, env->ref, c, &in, false);
-    if (dev && ref) pc_compare(r, "theta", dev, ref, c->n, 1e-10);
+    pc_saved_env sv;
+    pc_env_push(c->env, &sv);
+    dev = run(r, env->dev, c, &in, true);
+    pc_env_pop(&sv);
+    ref = run(r, env->ref, c, &in, false);
+    if (dev && ref) pc_compare(r, what, dev, ref, n, tol);
 done:
     free(dev);
     free(ref);
     in_free(&in);
+}
+
+static void decode_device(const pc_env *env, const void *arg, pc_result *r) {
+    const ss_case *c = arg;
+    dev_vs_ref(env, c, r, decode_on, "theta", c->n, 1e-10);
 }
 
 /* ---------------------------------------------------------------- project */
@@ -152,8 +114,8 @@ done:
 static double *project_on(pc_result *r, prism_context *ctx, const ss_case *c, const ss_in *in, bool guard) {
     int64_t sd[2] = {c->n, c->r};
     prism_tensor *db = NULL, *gb = NULL, *dzb = NULL, *wb = NULL, *work = NULL;
-    prism_tensor *d = maybe_view(r, ctx, 2, sd, in->d, c->view_off, &db);
-    prism_tensor *g = maybe_view(r, ctx, 1, &c->n, in->g, c->view_off, &gb);
+    prism_tensor *d = pc_view_at(r, ctx, 2, sd, in->d, c->view_off, &db);
+    prism_tensor *g = pc_view_at(r, ctx, 1, &c->n, in->g, c->view_off, &gb);
     prism_tensor *dz = guard ? pc_guarded(r, ctx, 1, &c->r, in->dz0, &dzb) : pc_tensor(r, ctx, 1, &c->r, in->dz0);
     int64_t nw = prism_subspace_project_workspace(ctx, c->n, c->r);
     if (nw > 0) work = guard ? pc_guarded(r, ctx, 1, &nw, NULL, &wb) : pc_tensor(r, ctx, 1, &nw, NULL);
@@ -169,29 +131,13 @@ static double *project_on(pc_result *r, prism_context *ctx, const ss_case *c, co
         }
     }
     prism_stream_destroy(s);
-    prism_tensor *all[] = {d, db, g, gb, dz, dzb, work, wb};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) prism_tensor_destroy(all[i]);
+    PC_DESTROY(d, db, g, gb, dz, dzb, work, wb);
     return out;
 }
 
 static void project_device(const pc_env *env, const void *arg, pc_result *r) {
     const ss_case *c = arg;
-    ss_in in = {0};
-    double *dev = NULL, *ref = NULL;
-    if (!in_make(env, c, &in)) {
-        pc_fail(r, "out of host memory");
-        goto done;
-    }
-    saved_env sv;
-    env_set(c->env, &sv);
-    dev = project_on(r, env->dev, c, &in, true);
-    env_restore(&sv);
-    ref = project_on(r, env->ref, c, &in, false);
-    if (dev && ref) pc_compare(r, "dz", dev, ref, c->r, fmax(1e-10, 1e-15 * (double)c->n));
-done:
-    free(dev);
-    free(ref);
-    in_free(&in);
+    dev_vs_ref(env, c, r, project_on, "dz", c->r, fmax(1e-10, 1e-15 * (double)c->n));
 }
 
 /* ---------------------------------------------------------------- finite differences
@@ -242,8 +188,7 @@ static void project_fd(const pc_env *env, const void *arg, pc_result *r) {
 done:
     prism_stream_destroy(fwd);
     prism_stream_destroy(bwd);
-    prism_tensor *all[] = {d, t0, z, th, rr, dz};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) prism_tensor_destroy(all[i]);
+    PC_DESTROY(d, t0, z, th, rr, dz);
     free(zh), free(num), free(ana), free(rh);
     in_free(&in);
 }
