@@ -1,11 +1,11 @@
 /* `prism train` (tools/train): the Fashion-MNIST reader against real and
  * corrupt files, the profiles, checkpoints (resume is bit-exact, kill -9
  * during a save loses nothing), reproducibility, a short end-to-end run
- * whose loss falls, and device vs reference (library and CLI). */
+ * whose loss falls, and device vs reference. The command line is tested
+ * in tests/test_train_cli.c. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <pthread.h>
-#include <libgen.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -653,46 +653,4 @@ Test(train, base_is_pretrained_once_then_reused) {
     pt_base_free(&b3);
     free_small();
     t_destroy(ctx);
-}
-
-/* ------------------------------------------------------------------ CLI */
-
-static char prism_bin[4096];
-
-static int run_cli(const char *args, char *out, size_t cap) {
-    char self[4096], cmd[8192];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    cr_assert_gt(n, 0);
-    self[n] = 0;
-    snprintf(prism_bin, sizeof prism_bin, "%s/../prism", dirname(self));
-    if (access(prism_bin, X_OK) != 0) cr_skip_test("the prism binary is not built (%s)", prism_bin);
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", prism_bin, args);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t len = fread(out, 1, cap - 1, p);
-    out[len] = 0;
-    while (fgetc(p) != EOF) {
-    }
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
-Test(train, cli_help_errors_and_compare_reference) {
-    static char out[1 << 16];
-    cr_expect_eq(run_cli("train --help", out, sizeof out), 0, "%s", out);
-    cr_expect(strstr(out, "--compare-reference") && strstr(out, "--resume") && strstr(out, "--seed"), "%s", out);
-    cr_expect_eq(run_cli("train --bogus", out, sizeof out), 2, "%s", out);
-    cr_expect_eq(run_cli("train --method nosuch", out, sizeof out), 2, "%s", out);
-    cr_expect_eq(run_cli("train --profile rot45", out, sizeof out), 2, "%s", out);
-    cr_expect_eq(run_cli("train --steps -1", out, sizeof out), 2, "%s", out);
-    cr_expect_eq(run_cli("train --r x", out, sizeof out), 2, "%s", out);
-    cr_expect_eq(run_cli("train --widths 784,0,10", out, sizeof out), 2, "%s", out);
-    cr_expect_eq(run_cli("train --shifts --data /nonexistent-prism-data", out, sizeof out), 1, "%s", out);
-    cr_expect(strstr(out, "/nonexistent-prism-data/train-images-idx3-ubyte.gz") && strstr(out, "dataset-fashion-mnist"),
-              "%s", out);
-    int rc = run_cli("train --compare-reference --steps 2 --widths 784,16,10 --pretrain-steps 0 --batch 16 "
-                     "--method full --train-subset 256 --test-subset 64 --no-progress",
-                     out, sizeof out);
-    cr_expect_eq(rc, 0, "%s", out);
-    cr_expect(strstr(out, "largest parameter difference") && strstr(out, "PASS"), "%s", out);
 }

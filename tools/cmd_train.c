@@ -44,7 +44,7 @@ static const struct cfg_flag {
     {"random-loc-seed", K_U64, offsetof(prism_adapter_config, random_loc_seed), "FourierFT entry seed (777)"},
     {"init-zero", K_INT, offsetof(prism_adapter_config, init_zero), "sDCTFT/FourierFT: 1 = start at 0 (0)"},
     {"n-bank", K_INT, offsetof(prism_adapter_config, n_bank), "X-PEFT bank size N (64)"},
-    {"k", K_INT, offsetof(prism_adapter_config, k), "X-PEFT hard mask top-k (0 = ceil(N/4))"},
+    {"k", K_INT, offsetof(prism_adapter_config, k), "X-PEFT hard mask top-k (0 = ceil(N/4); 2 for a --bank of <= 8)"},
     {"mask", K_MASK, offsetof(prism_adapter_config, mask), "X-PEFT soft|hard (hard)"},
     {"placement", K_PLACE, offsetof(prism_adapter_config, placement), "X-PEFT parallel|serial (parallel)"},
     {"act", K_ACT, offsetof(prism_adapter_config, act), "X-PEFT serial phi identity|relu|gelu (identity)"},
@@ -63,7 +63,8 @@ static const char *const enum_names[][4] = {
 enum {
     O_METHOD = 1000, O_PROFILE, O_DEMO, O_WIDTHS, O_STEPS, O_BATCH, O_LR, O_WD, O_CLIP, O_EVAL, O_TRAIN_N,
     O_TEST_N, O_SEED, O_DEVICE, O_DATA, O_CACHE, O_BASE, O_PRE_STEPS, O_PRE_LR, O_OUT, O_RESUME, O_CKPT,
-    O_COMPARE, O_TOL, O_NO_PROGRESS, O_SHIFTS, O_METHODS, O_SCHED, O_SUBSPACE, O_VIA, O_HELP, O_CFG = 2000
+    O_COMPARE, O_TOL, O_NO_PROGRESS, O_SHIFTS, O_METHODS, O_SCHED, O_SUBSPACE, O_VIA, O_TRANSFER, O_BANK, O_HELP,
+    O_CFG = 2000
 };
 
 static void help(FILE *f) {
@@ -120,7 +121,18 @@ static void help(FILE *f) {
             "  --subspace FILE     train z of a fitted subspace (prism subspace fit over the\n"
             "                      adapter/ and adapter-init/ directories prism train writes);\n"
             "                      without it, --method subspace is a random subspace per layer\n"
-            "  --via METHOD        the member method whose decoder is used (default: the first)\n\n"
+            "  --via METHOD        the member method whose decoder is used (default: the first)\n"
+            "  --transfer-to LIST  after training, decode the same z with each listed method's\n"
+            "                      decoder (comma list, methods of the file) and report its test\n"
+            "                      accuracy; also written to <out>/subspace-<profile>/transfer.csv\n\n"
+            "X-PEFT bank (METHODS.md section 4):\n"
+            "  --bank DIR[,DIR...] X-PEFT bank members: LoRA adapter directories (what\n"
+            "                      prism train --method lora writes: <out>/lora-<profile>/adapter);\n"
+            "                      repeatable; N = the number of dirs, r = their largest rank,\n"
+            "                      hard-mask k = 2 for up to 8 members unless --k. Without it,\n"
+            "                      --method xpeft uses a random bank (--n-bank, --bank-seed), and\n"
+            "                      --demo adds a row whose bank is LoRA on every other profile\n"
+            "                      (150 steps each, cached next to the base)\n\n"
             "method options (each method reads its own; defaults from METHODS.md):\n");
     for (int i = 0; i < NCFG; i++) {
         char opt[40];
@@ -180,6 +192,33 @@ static bool parse_f(const char *what, const char *s, double lo, double hi, doubl
     return true;
 }
 
+/* --transfer-to methods (transfer = 1) or --bank dirs: comma lists,
+ * repeatable. The bank's strings point into argv (strtok on a copy would
+ * need owning them; argv outlives the run). */
+static int add_list(char *v, args *a, int transfer) {
+    for (char *save = NULL, *tok = strtok_r(v, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (transfer) {
+            prism_method m;
+            if (prism_method_parse(tok, &m)) {
+                fprintf(stderr, "prism train: --transfer-to: unknown method '%s'\n", tok);
+                return -1;
+            }
+            if (a->c.ntransfer >= PRISM_METHOD_COUNT) {
+                fprintf(stderr, "prism train: --transfer-to: too many methods\n");
+                return -1;
+            }
+            a->c.transfer[a->c.ntransfer++] = m;
+        } else {
+            if (a->c.nbank >= PT_MAX_BANK) {
+                fprintf(stderr, "prism train: --bank: at most %d adapters\n", PT_MAX_BANK);
+                return -1;
+            }
+            a->c.bank[a->c.nbank++] = tok;
+        }
+    }
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, args *a) {
     static struct option base_opts[] = {
         {"method", 1, 0, O_METHOD}, {"profile", 1, 0, O_PROFILE}, {"demo", 0, 0, O_DEMO},
@@ -191,7 +230,8 @@ static int parse_args(int argc, char **argv, args *a) {
         {"resume", 0, 0, O_RESUME}, {"checkpoint-every", 1, 0, O_CKPT}, {"compare-reference", 0, 0, O_COMPARE},
         {"tol", 1, 0, O_TOL}, {"no-progress", 0, 0, O_NO_PROGRESS}, {"shifts", 0, 0, O_SHIFTS},
         {"methods", 1, 0, O_METHODS}, {"lr-schedule", 1, 0, O_SCHED},
-        {"subspace", 1, 0, O_SUBSPACE}, {"via", 1, 0, O_VIA}, {"help", 0, 0, O_HELP},
+        {"subspace", 1, 0, O_SUBSPACE}, {"via", 1, 0, O_VIA}, {"transfer-to", 1, 0, O_TRANSFER},
+        {"bank", 1, 0, O_BANK}, {"help", 0, 0, O_HELP},
     };
     enum { NBASE = sizeof base_opts / sizeof base_opts[0] };
     struct option opts[NBASE + NCFG + 1];
@@ -258,6 +298,12 @@ static int parse_args(int argc, char **argv, args *a) {
             }
             a->c.via_set = 1;
             break;
+        case O_TRANSFER:
+            if (add_list(optarg, a, 1)) return CLI_USAGE;
+            break;
+        case O_BANK:
+            if (add_list(optarg, a, 0)) return CLI_USAGE;
+            break;
         case O_SCHED:
             if (strcmp(optarg, "cosine") && strcmp(optarg, "constant")) {
                 fprintf(stderr, "prism train: --lr-schedule must be cosine or constant, got '%s'\n", optarg);
@@ -318,6 +364,18 @@ int cmd_train(int argc, char **argv) {
     for (int i = 0; i < NCFG; i++)
         if (!strcmp(cfg_flags[i].name, "blocks")) blocks_flag = i;
     if (a.c.demo && blocks_flag >= 0 && !a.cfg_val[blocks_flag]) a.c.cfg[PRISM_METHOD_ETHER].blocks = 16;
+    if (a.c.ntransfer && (a.c.demo || a.c.method != PRISM_METHOD_SUBSPACE || !a.c.subspace)) {
+        fprintf(stderr, "prism train: --transfer-to needs --method subspace --subspace FILE (and no --demo)\n");
+        return CLI_USAGE;
+    }
+    if (a.c.nbank && !a.c.demo && a.c.method != PRISM_METHOD_XPEFT) {
+        fprintf(stderr, "prism train: --bank is for --method xpeft (or --demo)\n");
+        return CLI_USAGE;
+    }
+    if (a.c.nbank && a.c.cfg[PRISM_METHOD_XPEFT].placement != PRISM_PLACE_PARALLEL) {
+        fprintf(stderr, "prism train: --bank: a LoRA bank needs --placement parallel (LoRA's A_i read x, not W0 x)\n");
+        return CLI_USAGE;
+    }
     return pt_train_main(&a.c);
 }
 #endif

@@ -103,14 +103,18 @@ static void fmt_count(char *buf, size_t len, int64_t v) {
     buf[o] = 0;
 }
 
+static const char *row_name(const pt_finetune_result *x) {
+    return x->label[0] ? x->label : prism_method_name(x->method);
+}
+
 typedef struct row_text {
-    char method[16], params[24], pshare[16], acc[32], gain[16], ms[16], ratio[16], sps[16], bytes[24], lr[16];
+    char method[32], params[24], pshare[16], acc[32], gain[16], ms[16], ratio[16], sps[16], bytes[24], lr[16];
 } row_text;
 
 static void row_format(const pt_finetune_result *x, const pt_finetune_result *full,
                        const pt_finetune_result *none, int64_t full_params, row_text *t) {
     double frozen_ms = none ? none->run.step_ms : 0;
-    snprintf(t->method, sizeof t->method, "%s", prism_method_name(x->method));
+    snprintf(t->method, sizeof t->method, "%s", row_name(x));
     fmt_count(t->params, sizeof t->params, x->trainable);
     if (full_params > 0) snprintf(t->pshare, sizeof t->pshare, "%.2f%%", 100.0 * (double)x->trainable / (double)full_params);
     else snprintf(t->pshare, sizeof t->pshare, "-");
@@ -130,16 +134,16 @@ static void row_format(const pt_finetune_result *x, const pt_finetune_result *fu
 
 void pt_report_table(FILE *f, const pt_finetune_result *r, int n, int64_t full_params) {
     const pt_finetune_result *full = find(r, n, PRISM_METHOD_FULL), *none = find(r, n, PRISM_METHOD_NONE);
-    fprintf(f, "%-10s %12s %8s  %-22s %9s %9s %8s %9s %12s %8s\n", "method", "trainable", "of FULL",
+    fprintf(f, "%-19s %12s %8s  %-22s %9s %9s %8s %9s %12s %8s\n", "method", "trainable", "of FULL",
             "accuracy before->after", "gain/FULL", "ms/step", "x frozen", "samples/s", "adapter B", "lr");
     for (int i = 0; i < n; i++) {
         if (r[i].skipped) {
-            fprintf(f, "%-10s skipped: %s\n", prism_method_name(r[i].method), r[i].note);
+            fprintf(f, "%-19s skipped: %s\n", row_name(&r[i]), r[i].note);
             continue;
         }
         row_text t;
         row_format(&r[i], full, none, full_params, &t);
-        fprintf(f, "%-10s %12s %8s  %-22s %9s %9s %8s %9s %12s %8s\n", t.method, t.params, t.pshare, t.acc, t.gain,
+        fprintf(f, "%-19s %12s %8s  %-22s %9s %9s %8s %9s %12s %8s\n", t.method, t.params, t.pshare, t.acc, t.gain,
                 t.ms, t.ratio, t.sps, t.bytes, t.lr);
     }
 }
@@ -157,7 +161,7 @@ prism_status pt_report_markdown(const char *path, const pt_finetune_result *r, i
                "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < n; i++) {
         if (r[i].skipped) {
-            fprintf(f, "| %s | skipped: %.120s | | | | | | | | |\n", prism_method_name(r[i].method), r[i].note);
+            fprintf(f, "| %s | skipped: %.120s | | | | | | | | |\n", row_name(&r[i]), r[i].note);
             continue;
         }
         row_text t;
@@ -187,7 +191,7 @@ prism_status pt_report_plot(const char *path, const char *title, const pt_finetu
     for (int i = 0; i < n; i++) {
         if (r[i].skipped || r[i].run.loss.n == 0 || r[i].method == PRISM_METHOD_NONE) continue;
         if ((st = pt_curve_smooth(&r[i].run.loss, smooth, &sm[k]))) goto done;
-        snprintf(labels[k], sizeof labels[k], "%s (%.1f%%)", prism_method_name(r[i].method),
+        snprintf(labels[k], sizeof labels[k], "%s (%.1f%%)", row_name(&r[i]),
                  100 * r[i].run.acc_after);
         ls[k] = (pt_series){labels[k], sm[k].n, sm[k].x, sm[k].y};
         as[k] = (pt_series){labels[k], r[i].run.acc.n, r[i].run.acc.x, r[i].run.acc.y};

@@ -18,6 +18,7 @@ typedef struct pt_finetune_opts {
 
 typedef struct pt_finetune_result {
     prism_method method;
+    char label[32];           /* table and plot row name; "" = the method's name */
     int skipped;              /* the method is not built (PRISM_ERR_UNSUPPORTED) */
     char note[256];           /* why it was skipped */
     int64_t trainable;

@@ -79,7 +79,7 @@ static void print_result(const pt_cli_args *a, const pt_finetune_result *r, int6
         return;
     }
     printf("\n%s on profile %s: trainable %lld (%.2f%% of FULL's %lld), adapter file %lld bytes\n",
-           prism_method_name(r->method), pt_profile_name(a->profile), (long long)r->trainable,
+           r->label[0] ? r->label : prism_method_name(r->method), pt_profile_name(a->profile), (long long)r->trainable,
            100.0 * (double)r->trainable / (double)full_params, (long long)full_params, (long long)r->adapter_bytes);
     printf("test accuracy %.4f -> %.4f after %lld steps (lr %g)\n", r->run.acc_before, r->run.acc_after,
            (long long)r->run.steps_done, (double)r->lr);
@@ -87,8 +87,18 @@ static void print_result(const pt_cli_args *a, const pt_finetune_result *r, int6
     if (dir) printf("outputs in %s/ (adapter/, checkpoint.safetensors, curves.csv, curves.svg)\n", dir);
 }
 
+/* One row of a run: a method with its config, per-layer ext (subspace
+ * model, X-PEFT bank), table label and output directory name. */
+typedef struct run_spec {
+    prism_method method;
+    prism_adapter_config cfg;
+    const void *const *layer_ext; /* NULL: cfg.ext on every layer */
+    const char *label;            /* NULL: the method's name */
+    const char *dirname;          /* <out>/<dirname>-<profile>; NULL: the method's name */
+} run_spec;
+
 static int run_methods(prism_context *ctx, const pt_cli_args *a, const pt_base *base, const pt_images *train,
-                       const pt_images *test, const prism_method *methods, int n, const void *const *sub_ext) {
+                       const pt_images *test, const run_spec *specs, int n) {
     char err[2048] = "", dir[4400], w[128];
     pt_finetune_result *res = calloc((size_t)n, sizeof *res);
     if (!res) return FAIL;
@@ -98,22 +108,25 @@ static int run_methods(prism_context *ctx, const pt_cli_args *a, const pt_base *
     double t0 = pt_now();
     pt_sigint_install();
     for (int i = 0; i < n; i++) {
-        prism_method m = methods[i];
-        snprintf(dir, sizeof dir, "%s/%s-%s", a->out, prism_method_name(m), pt_profile_name(a->profile));
+        prism_method m = specs[i].method;
+        const char *name = specs[i].label ? specs[i].label : prism_method_name(m);
+        snprintf(dir, sizeof dir, "%s/%s-%s", a->out, specs[i].dirname ? specs[i].dirname : prism_method_name(m),
+                 pt_profile_name(a->profile));
         pt_finetune_opts fo = {.dir = dir, .profile = pt_profile_name(a->profile), .widths = w, .steps = a->steps,
                                .eval_every = a->eval_every, .ckpt_every = a->ckpt_every, .seed = a->job.seed,
-                               .resume = a->resume, .progress = a->job.progress, .cosine = !a->constant_lr};
-        if (m == PRISM_METHOD_SUBSPACE) fo.layer_ext = sub_ext;
+                               .resume = a->resume, .progress = a->job.progress, .cosine = !a->constant_lr,
+                               .layer_ext = specs[i].layer_ext};
         if (m == PRISM_METHOD_NONE) { /* nothing trains: only the frozen step time and the accuracy */
             fo.steps = a->steps < 50 ? a->steps : 50;
             fo.eval_every = 0;
             fo.resume = 0;
         }
         pt_train_opts o = train_opts(a, m);
-        prism_status st = pt_finetune(ctx, base, &a->cfg[m], &o, train, test, &fo, &res[i], err, sizeof err);
+        prism_status st = pt_finetune(ctx, base, &specs[i].cfg, &o, train, test, &fo, &res[i], err, sizeof err);
+        snprintf(res[i].label, sizeof res[i].label, "%s", specs[i].label ? specs[i].label : "");
         done = i + 1;
         if (st) {
-            fprintf(stderr, "prism train: %s: %s\n", prism_method_name(m), err);
+            fprintf(stderr, "prism train: %s: %s\n", name, err);
             res[i].skipped = 1;
             res[i].method = m;
             snprintf(res[i].note, sizeof res[i].note, "FAILED: %.200s", err);
@@ -121,9 +134,9 @@ static int run_methods(prism_context *ctx, const pt_cli_args *a, const pt_base *
             continue;
         }
         if (!a->demo) print_result(a, &res[i], full_params, dir);
-        else if (res[i].skipped) printf("%s: skipped, not built yet (%s)\n", prism_method_name(m), res[i].note);
+        else if (res[i].skipped) printf("%s: skipped, not built yet (%s)\n", name, res[i].note);
         else
-            printf("%-10s accuracy %.4f -> %.4f, %lld trainable, %.2f ms/step\n", prism_method_name(m),
+            printf("%-19s accuracy %.4f -> %.4f, %lld trainable, %.2f ms/step\n", name,
                    res[i].run.acc_before, res[i].run.acc_after, (long long)res[i].trainable, res[i].run.step_ms);
         if (res[i].run.interrupted) {
             printf("\ninterrupted after step %lld; checkpoint saved in %s/checkpoint.safetensors\n"
@@ -192,6 +205,9 @@ int pt_train_main(const pt_cli_args *a) {
     prism_subspace_model *mdl = NULL;
     prism_subspace_ext sub_ext[PT_MAX_LAYERS];
     const void *sub_ptr[PT_MAX_LAYERS];
+    prism_xpeft_bank *banks[PT_MAX_LAYERS] = {0};
+    const void *bank_ptr[PT_MAX_LAYERS];
+    char (*demo_dirs)[PT_BANK_PATH] = NULL;
     int rc = FAIL;
     prism_method methods[NMETHODS];
     int nmethods = 0;
@@ -245,6 +261,7 @@ int pt_train_main(const pt_cli_args *a) {
     printf("\nfine-tuning on profile %s: %s\n", pt_profile_name(a->profile), pt_profile_about(a->profile));
     if (a->subspace) {
         if (prism_subspace_open(a->subspace, &sp, err, sizeof err)) goto fail;
+        if (pt_transfer_check(sp, a->subspace, a->transfer, a->ntransfer, err, sizeof err)) goto fail;
         prism_method via = a->via_set ? a->via : prism_subspace_method_at(sp, 0);
         prism_status sst = prism_subspace_model_create(ctx, sp, via, NULL, a->job.seed, &mdl);
         for (int i = 0; !sst && i < base.nlayers; i++) {
@@ -260,7 +277,50 @@ int pt_train_main(const pt_cli_args *a) {
         printf("subspace: %s, rank %d, decoding through %s\n", a->subspace, prism_subspace_rank(sp),
                prism_method_name(via));
     }
-    rc = run_methods(ctx, a, &base, &trs, &tes, methods, nmethods, a->subspace ? sub_ptr : NULL);
+    /* X-PEFT with a LoRA bank: --bank dirs, or in the demo one LoRA adapter
+     * per other profile (trained once, cached) */
+    int want_bank = a->nbank > 0;
+    for (int i = 0; a->demo && i < nmethods; i++) want_bank |= methods[i] == PRISM_METHOD_XPEFT;
+    const char *bank_dirs[PT_MAX_BANK];
+    int nbank = a->nbank;
+    for (int i = 0; i < nbank; i++) bank_dirs[i] = a->bank[i];
+    if (want_bank && !nbank) {
+        if (!(demo_dirs = calloc(PT_PROFILE_COUNT, sizeof *demo_dirs))) {
+            snprintf(err, sizeof err, "out of host memory");
+            goto fail;
+        }
+        double tb = pt_now();
+        if (pt_bank_demo(ctx, a, &base, &train, demo_dirs, &nbank, err, sizeof err)) goto fail;
+        printf("xpeft bank: ready in %.0f s\n", pt_now() - tb);
+        for (int i = 0; i < nbank; i++) bank_dirs[i] = demo_dirs[i];
+    }
+    if (want_bank && pt_bank_load(&base, bank_dirs, nbank, banks, err, sizeof err)) goto fail;
+    for (int i = 0; want_bank && i < base.nlayers; i++) bank_ptr[i] = banks[i];
+    run_spec specs[NMETHODS + 1];
+    int nspecs = 0;
+    for (int i = 0; i < nmethods; i++) {
+        prism_method m = methods[i];
+        run_spec sp_i = {.method = m, .cfg = a->cfg[m]};
+        if (m == PRISM_METHOD_SUBSPACE && a->subspace) sp_i.layer_ext = sub_ptr;
+        if (m == PRISM_METHOD_XPEFT && a->demo) sp_i.label = "xpeft (random bank)";
+        if (m != PRISM_METHOD_XPEFT || a->demo || !want_bank) specs[nspecs++] = sp_i;
+        if (m == PRISM_METHOD_XPEFT && want_bank) {
+            prism_xpeft_config_use_bank(&sp_i.cfg, banks[0]);
+            sp_i.cfg.placement = PRISM_PLACE_PARALLEL; /* LoRA's A_i read x */
+            if (!sp_i.cfg.k) sp_i.cfg.k = pt_bank_default_k(nbank);
+            sp_i.layer_ext = bank_ptr;
+            sp_i.label = "xpeft (LoRA bank)";
+            if (a->demo) sp_i.dirname = "xpeft-bank";
+            specs[nspecs++] = sp_i;
+            printf("xpeft bank: %d LoRA adapters, rank %d, %s mask, k %d\n", nbank, banks[0]->r,
+                   sp_i.cfg.mask == PRISM_MASK_HARD ? "hard" : "soft", sp_i.cfg.k);
+        }
+    }
+    rc = run_methods(ctx, a, &base, &trs, &tes, specs, nspecs);
+    if (!rc && a->ntransfer) {
+        snprintf(path, sizeof path, "%s/subspace-%s", a->out, pt_profile_name(a->profile));
+        if (pt_transfer_run(ctx, a, &base, &tes, sp, mdl, path, err, sizeof err)) goto fail;
+    }
     if (a->demo) printf("total %.0f s\n", pt_now() - t0);
     goto done;
 fail:
@@ -274,6 +334,8 @@ done:
     pt_base_free(&base);
     prism_subspace_model_destroy(mdl);
     prism_subspace_close(sp);
+    pt_bank_free(banks, PT_MAX_LAYERS);
+    free(demo_dirs);
     prism_context_destroy(ctx);
     return rc;
 }
