@@ -1,6 +1,7 @@
-/* Fixtures shared by tests/test_adapter.c and tests/test_adapter_files.c:
- * a random layer (W0, bias, X, Y, dY, dX) on one context, adapter creation
- * with r = 4, downloads, message checks. Header-only (static). */
+/* Fixtures shared by the adapter tests (test_adapter.c, test_adapter_files.c
+ * and the method tests): a random layer (W0, bias, X, Y, dY, dX) on one
+ * context, adapter creation (r = 4, or any config), one forward + backward
+ * (+ merge) step, downloads, message checks. Header-only (static). */
 #ifndef PRISM_TEST_ADAPTER_FIXTURE_H
 #define PRISM_TEST_ADAPTER_FIXTURE_H
 
@@ -45,13 +46,47 @@ static inline void layer_free(layer *L) {
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) prism_tensor_destroy(t[i]);
 }
 
+/* The adapter of c on W0 (and b); fails the test when it cannot be made. */
+static inline prism_adapter *fx_create(prism_context *ctx, const prism_adapter_config *c, prism_tensor *W0,
+                                       prism_tensor *b) {
+    prism_adapter *ad = NULL;
+    prism_status st = prism_adapter_create(ctx, c, W0, b, &ad);
+    cr_assert_eq(st, PRISM_OK, "create %s: %s", prism_method_name(c->method), prism_error_message(ctx));
+    return ad;
+}
+
 static inline prism_adapter *make(layer *L, prism_method meth) {
     prism_adapter_config c = prism_adapter_config_default(meth);
     c.r = 4;
-    prism_adapter *ad = NULL;
-    prism_status st = prism_adapter_create(L->ctx, &c, L->W0, L->b, &ad);
-    cr_assert_eq(st, PRISM_OK, "create %s: %s", prism_method_name(meth), prism_error_message(L->ctx));
-    return ad;
+    return fx_create(L->ctx, &c, L->W0, L->b);
+}
+
+/* One recorded step on ctx: zeroed gradients, forward X -> Y, backward of
+ * dY (input gradient into dX unless NULL), the merged weight into Wm unless
+ * NULL; then run. */
+static inline void fx_step(prism_context *ctx, prism_adapter *ad, prism_tensor *X, prism_tensor *Y, prism_tensor *dY,
+                           prism_tensor *dX, prism_tensor *Wm) {
+    prism_stream *s;
+    cr_assert_eq(prism_stream_create(ctx, &s), PRISM_OK);
+    cr_assert_eq(prism_adapter_zero_grad(s, ad), PRISM_OK);
+    cr_assert_eq(prism_adapter_forward(s, ad, X, Y), PRISM_OK, "%s", prism_error_message(ctx));
+    cr_assert_eq(prism_adapter_backward(s, ad, X, dY, dX), PRISM_OK, "%s", prism_error_message(ctx));
+    if (Wm) cr_assert_eq(prism_adapter_merge(s, ad, Wm), PRISM_OK, "%s", prism_error_message(ctx));
+    cr_assert_eq(prism_stream_run(s), PRISM_OK, "%s", prism_error_message(ctx));
+    prism_stream_destroy(s);
+}
+
+/* ad's merged weight [m, n] in a new tensor on ctx. */
+static inline prism_tensor *fx_merged_weight(prism_context *ctx, prism_adapter *ad, int64_t m, int64_t n) {
+    int64_t ws[2] = {m, n};
+    prism_tensor *W;
+    prism_stream *s;
+    cr_assert_eq(prism_tensor_create(ctx, 2, ws, &W), PRISM_OK);
+    cr_assert_eq(prism_stream_create(ctx, &s), PRISM_OK);
+    cr_assert_eq(prism_adapter_merge(s, ad, W), PRISM_OK, "%s", prism_error_message(ctx));
+    cr_assert_eq(prism_stream_run(s), PRISM_OK, "%s", prism_error_message(ctx));
+    prism_stream_destroy(s);
+    return W;
 }
 
 static inline float *dl(prism_tensor *t) {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "adapter_fixture.h"
+#include "file_fixture.h"
 
 static pc_env env;
 static void setup(void) { t_env(&env); }
@@ -16,37 +16,6 @@ TestSuite(adapter_files, .init = setup, .fini = teardown, .timeout = 300);
 
 /* ------------------------------------------------------------------ files */
 
-static char *tmpdir(void) {
-    char *d = strdup("/tmp/prism_adapter_XXXXXX");
-    cr_assert_not_null(mkdtemp(d));
-    return d;
-}
-
-static void rmtree(const char *d) {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    cr_expect_eq(system(cmd), 0);
-}
-
-static char *path(const char *dir, const char *rel) {
-    char *p = malloc(strlen(dir) + strlen(rel) + 2);
-    sprintf(p, "%s/%s", dir, rel);
-    return p;
-}
-
-static void expect_same_params(prism_adapter *a, prism_adapter *b) {
-    const prism_param *pa, *pb;
-    int na = prism_adapter_params(a, &pa), nb = prism_adapter_params(b, &pb);
-    cr_assert_eq(na, nb);
-    for (int i = 0; i < na; i++) {
-        cr_expect_str_eq(pa[i].name, pb[i].name);
-        float *x = dl(pa[i].value), *y = dl(pb[i].value);
-        cr_expect_arr_eq(x, y, sizeof(float) * (size_t)prism_tensor_numel(pa[i].value), "%s differs", pa[i].name);
-        free(x);
-        free(y);
-    }
-}
-
 Test(adapter_files, save_load_round_trip) {
     prism_method ms[3] = {PRISM_METHOD_NONE, PRISM_METHOD_FULL, PRISM_METHOD_LORA};
     prism_context *ctxs[2] = {env.dev, env.ref};
@@ -54,35 +23,19 @@ Test(adapter_files, save_load_round_trip) {
         for (int j = 0; j < 3; j++) {
             layer L;
             layer_make(&L, ctxs[k], 10, 7, 3, true, 51);
-            prism_adapter *ad = make(&L, ms[j]), *back = NULL;
+            prism_adapter *ad = make(&L, ms[j]);
             cr_assert_eq(pc_adapter_randomize(ad, 99, 0.5f), PRISM_OK);
-            char *dir = tmpdir(), *sub = path(dir, "a/b"); /* created on save */
-            cr_assert_eq(prism_adapter_save(ad, sub, "layers.0.fc"), PRISM_OK, "%s", prism_error_message(L.ctx));
-            cr_assert_eq(prism_adapter_load(L.ctx, sub, "layers.0.fc", L.W0, L.b, &back), PRISM_OK, "%s",
-                         prism_error_message(L.ctx));
+            char *dir = fx_tmpdir("adapter"), *sub = fx_path(dir, "a/b"); /* created on save */
+            fx_save(ad, sub, "layers.0.fc");
+            prism_adapter *back = fx_load(&L, sub, "layers.0.fc", true);
             cr_expect_eq(prism_adapter_method(back), ms[j]);
             cr_expect_eq(prism_adapter_get_config(back)->r, ms[j] == PRISM_METHOD_LORA ? 4 : 8);
-            expect_same_params(ad, back);
-            /* same outputs */
-            int64_t ys[2] = {L.T, L.m};
-            prism_tensor *Y2;
-            prism_stream *s;
-            cr_assert_eq(prism_tensor_create(L.ctx, 2, ys, &Y2), PRISM_OK);
-            cr_assert_eq(prism_stream_create(L.ctx, &s), PRISM_OK);
-            cr_assert_eq(prism_adapter_forward(s, ad, L.X, L.Y), PRISM_OK);
-            cr_assert_eq(prism_adapter_forward(s, back, L.X, Y2), PRISM_OK);
-            run(s);
-            float *y1 = dl(L.Y), *y2 = dl(Y2);
-            cr_expect_arr_eq(y1, y2, sizeof(float) * (size_t)(L.T * L.m));
-            free(y1);
-            free(y2);
-            prism_stream_destroy(s);
-            prism_tensor_destroy(Y2);
+            fx_expect_same_params(ad, back);
+            fx_expect_same_forward(&L, ad, back, "same outputs after the round trip");
             prism_adapter_destroy(back);
             prism_adapter_destroy(ad);
-            rmtree(dir);
             free(sub);
-            free(dir);
+            fx_tmpdir_done(dir);
             layer_free(&L);
         }
 }
@@ -92,11 +45,11 @@ Test(adapter_files, lora_file_hf_layout) {
     layer L;
     layer_make(&L, env.dev, 10, 7, 3, true, 61);
     prism_adapter *ad = make(&L, PRISM_METHOD_LORA);
-    char *dir = tmpdir(), *stp = path(dir, "adapter_model.safetensors"), *cfp = path(dir, "adapter_config.json");
+    char *dir = fx_tmpdir("adapter"), *stp = fx_path(dir, "adapter_model.safetensors"),
+         *cfp = fx_path(dir, "adapter_config.json");
     char err[256];
-    cr_assert_eq(prism_adapter_save(ad, dir, "model.layers.0.self_attn.q_proj"), PRISM_OK);
-    prism_st_file *f;
-    cr_assert_eq(prism_st_open(stp, 0, &f, err, sizeof err), PRISM_OK, "%s", err);
+    fx_save(ad, dir, "model.layers.0.self_attn.q_proj");
+    prism_st_file *f = fx_open_tensors(dir);
     cr_expect_eq(prism_st_count(f), 2);
     const prism_st_tensor *a = prism_st_find(f, "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight");
     const prism_st_tensor *b = prism_st_find(f, "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight");
@@ -109,8 +62,7 @@ Test(adapter_files, lora_file_hf_layout) {
     cr_assert_not_null(fmt);
     cr_expect_str_eq(fmt, "pt");
     prism_st_close(f);
-    cJSON *root;
-    cr_assert_eq(prism_json_read(cfp, 0, &root, err, sizeof err), PRISM_OK, "%s", err);
+    cJSON *root = fx_read_config(dir);
     cr_expect_str_eq(cJSON_GetObjectItem(root, "peft_type")->valuestring, "LORA");
     cr_expect_eq(cJSON_GetObjectItem(root, "r")->valuedouble, 4);
     cr_expect_eq(cJSON_GetObjectItem(root, "lora_alpha")->valuedouble, 8);
@@ -141,13 +93,7 @@ Test(adapter_files, lora_file_hf_layout) {
     prism_adapter *hf;
     cr_assert_eq(prism_adapter_load(env.dev, dir, "q", L.W0, L.b, &hf), PRISM_OK, "%s", prism_error_message(env.dev));
     cr_expect_eq(prism_adapter_get_config(hf)->lora_alpha, 16.0f);
-    int64_t ws[2] = {10, 7};
-    prism_tensor *Wm;
-    prism_stream *s;
-    cr_assert_eq(prism_tensor_create(env.dev, 2, ws, &Wm), PRISM_OK);
-    cr_assert_eq(prism_stream_create(env.dev, &s), PRISM_OK);
-    cr_assert_eq(prism_adapter_merge(s, hf, Wm), PRISM_OK);
-    run(s);
+    prism_tensor *Wm = fx_merged_weight(L.ctx, hf, L.m, L.n);
     float *wm = dl(Wm), *w0 = dl((prism_tensor *)L.W0);
     for (int i = 0; i < 10; i++)
         for (int j = 0; j < 7; j++) {
@@ -157,7 +103,6 @@ Test(adapter_files, lora_file_hf_layout) {
         }
     free(wm);
     free(w0);
-    prism_stream_destroy(s);
     prism_tensor_destroy(Wm);
     prism_adapter_destroy(hf);
 
@@ -174,10 +119,9 @@ Test(adapter_files, lora_file_hf_layout) {
         cr_expect_null(x);
     }
     prism_adapter_destroy(ad);
-    rmtree(dir);
     free(stp);
     free(cfp);
-    free(dir);
+    fx_tmpdir_done(dir);
     layer_free(&L);
 }
 
@@ -187,9 +131,10 @@ Test(adapter_files, hostile_files) {
     layer L;
     layer_make(&L, env.dev, 10, 7, 3, true, 71);
     prism_adapter *ad = make(&L, PRISM_METHOD_LORA), *x;
-    char *dir = tmpdir(), *stp = path(dir, "adapter_model.safetensors"), *cfp = path(dir, "adapter_config.json");
+    char *dir = fx_tmpdir("adapter"), *stp = fx_path(dir, "adapter_model.safetensors"),
+         *cfp = fx_path(dir, "adapter_config.json");
     char err[256];
-    cr_assert_eq(prism_adapter_save(ad, dir, "fc"), PRISM_OK);
+    fx_save(ad, dir, "fc");
     FILE *fp = fopen(stp, "rb");
     cr_assert_not_null(fp);
     unsigned char buf[4096];
@@ -262,10 +207,9 @@ Test(adapter_files, hostile_files) {
     cr_expect_eq(prism_adapter_load(env.dev, dir, NULL, L.W0, L.b, &x), PRISM_ERR_INVALID_ARGUMENT);
     cr_expect_eq(prism_adapter_save(ad, dir, ""), PRISM_ERR_INVALID_ARGUMENT);
     prism_adapter_destroy(ad);
-    rmtree(dir);
     free(stp);
     free(cfp);
-    free(dir);
+    fx_tmpdir_done(dir);
     layer_free(&L);
 }
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "adapter_fixture.h"
+#include "file_fixture.h"
 
 static pc_env env;
 static void setup(void) { t_env(&env); }
@@ -34,9 +34,7 @@ static prism_adapter *make_cfg(layer *L, prism_method meth, prism_side side, int
     c.side = side;
     c.blocks = blocks;
     c.seed = seed;
-    prism_adapter *ad = NULL;
-    cr_assert_eq(prism_adapter_create(L->ctx, &c, L->W0, L->b, &ad), PRISM_OK, "%s", prism_error_message(L->ctx));
-    return ad;
+    return fx_create(L->ctx, &c, L->W0, L->b);
 }
 
 /* W0 = I makes the merged weight H itself. */
@@ -48,15 +46,8 @@ static float *merged_identity(prism_context *ctx, prism_method meth, prism_side 
     for (int64_t i = 0; i < d; i++) eye[i * d + i] = 1;
     cr_assert_eq(prism_tensor_upload(L.W0, eye, d * d), PRISM_OK);
     prism_adapter *ad = make_cfg(&L, meth, side, blocks, seed);
-    int64_t ws[2] = {d, d};
-    prism_tensor *W;
-    prism_stream *s;
-    cr_assert_eq(prism_tensor_create(ctx, 2, ws, &W), PRISM_OK);
-    cr_assert_eq(prism_stream_create(ctx, &s), PRISM_OK);
-    cr_assert_eq(prism_adapter_merge(s, ad, W), PRISM_OK, "%s", prism_error_message(ctx));
-    run(s);
+    prism_tensor *W = fx_merged_weight(L.ctx, ad, L.m, L.n);
     float *h = dl(W);
-    prism_stream_destroy(s);
     prism_tensor_destroy(W);
     prism_adapter_destroy(ad);
     layer_free(&L);
@@ -147,17 +138,9 @@ Test(ether, ether_plus_init_is_the_frozen_layer) {
             layer L;
             layer_make(&L, ctxs[k], 10, 6, 5, true, 21);
             prism_adapter *p = make_cfg(&L, PRISM_METHOD_ETHER_PLUS, sides[si], 2, 4), *f = make(&L, PRISM_METHOD_NONE);
-            int64_t ys[2] = {L.T, L.m}, ws[2] = {L.m, L.n};
-            prism_tensor *Yf, *Wm;
-            prism_stream *s;
-            cr_assert_eq(prism_tensor_create(L.ctx, 2, ys, &Yf), PRISM_OK);
-            cr_assert_eq(prism_tensor_create(L.ctx, 2, ws, &Wm), PRISM_OK);
-            cr_assert_eq(prism_stream_create(L.ctx, &s), PRISM_OK);
-            cr_assert_eq(prism_adapter_forward(s, p, L.X, L.Y), PRISM_OK);
-            cr_assert_eq(prism_adapter_forward(s, f, L.X, Yf), PRISM_OK);
-            cr_assert_eq(prism_adapter_merge(s, p, Wm), PRISM_OK);
-            run(s);
-            float *y = dl(L.Y), *yf = dl(Yf), *w = dl(Wm), *w0 = dl(L.W0);
+            prism_tensor *Wm = fx_merged_weight(L.ctx, p, L.m, L.n);
+            float *y, *yf, *w = dl(Wm), *w0 = dl(L.W0);
+            fx_forward_pair(&L, p, f, &y, &yf);
             /* fp32 rounding only: x - a + a with a = u(u.x)/(u.u) */
             for (int64_t i = 0; i < L.T * L.m; i++)
                 cr_expect(fabsf(y[i] - yf[i]) <= 1e-6f * (1 + fabsf(yf[i])), "side %d Y[%lld]: %g vs frozen %g", si,
@@ -169,8 +152,6 @@ Test(ether, ether_plus_init_is_the_frozen_layer) {
             free(yf);
             free(w);
             free(w0);
-            prism_stream_destroy(s);
-            prism_tensor_destroy(Yf);
             prism_tensor_destroy(Wm);
             prism_adapter_destroy(p);
             prism_adapter_destroy(f);
@@ -209,18 +190,6 @@ Test(ether, bad_configs) {
 
 /* ------------------------------------------------------------------ files */
 
-static char *tmpdir(void) {
-    char *d = strdup("/tmp/prism_ether_XXXXXX");
-    cr_assert_not_null(mkdtemp(d));
-    return d;
-}
-
-static void rmtree(const char *d) {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    cr_expect_eq(system(cmd), 0);
-}
-
 Test(ether, save_load_round_trip_with_config) {
     struct { prism_method m; prism_side side; int blocks; const char *type; } v[3] = {
         {PRISM_METHOD_ETHER, PRISM_SIDE_BOTH, 2, "ETHER"},
@@ -230,26 +199,19 @@ Test(ether, save_load_round_trip_with_config) {
     for (int k = 0; k < 3; k++) {
         layer L;
         layer_make(&L, env.dev, 10, 8, 3, true, 41);
-        prism_adapter *ad = make_cfg(&L, v[k].m, v[k].side, v[k].blocks, 5), *back = NULL;
+        prism_adapter *ad = make_cfg(&L, v[k].m, v[k].side, v[k].blocks, 5);
         cr_assert_eq(pc_adapter_randomize(ad, 77, 0.5f), PRISM_OK);
-        char *dir = tmpdir();
-        cr_assert_eq(prism_adapter_save(ad, dir, "blocks.0.attn.q_proj"), PRISM_OK, "%s", prism_error_message(L.ctx));
+        char *dir = fx_tmpdir("ether");
+        fx_save(ad, dir, "blocks.0.attn.q_proj");
         /* the config names the method, the blocks and the side */
-        char cfgp[600];
-        snprintf(cfgp, sizeof cfgp, "%s/adapter_config.json", dir);
-        cJSON *root = NULL;
-        char err[256];
-        cr_assert_eq(prism_json_read(cfgp, 1 << 20, &root, err, sizeof err), PRISM_OK, "%s", err);
+        cJSON *root = fx_read_config(dir);
         cr_expect_str_eq(cJSON_GetObjectItemCaseSensitive(root, "peft_type")->valuestring, v[k].type);
         cr_expect_eq(cJSON_GetObjectItemCaseSensitive(root, "blocks")->valueint, v[k].blocks);
         const char *sides[3] = {"in", "out", "both"};
         cr_expect_str_eq(cJSON_GetObjectItemCaseSensitive(root, "side")->valuestring, sides[v[k].side]);
         cJSON_Delete(root);
         /* the tensors under HF-style keys */
-        char stp[600];
-        snprintf(stp, sizeof stp, "%s/adapter_model.safetensors", dir);
-        prism_st_file *f = NULL;
-        cr_assert_eq(prism_st_open(stp, 1 << 26, &f, err, sizeof err), PRISM_OK, "%s", err);
+        prism_st_file *f = fx_open_tensors(dir);
         const prism_param *p;
         int np = prism_adapter_params(ad, &p);
         for (int i = 0; i < np; i++) {
@@ -259,38 +221,16 @@ Test(ether, save_load_round_trip_with_config) {
         }
         prism_st_close(f);
 
-        cr_assert_eq(prism_adapter_load(L.ctx, dir, "blocks.0.attn.q_proj", L.W0, L.b, &back), PRISM_OK, "%s",
-                     prism_error_message(L.ctx));
+        prism_adapter *back = fx_load(&L, dir, "blocks.0.attn.q_proj", true);
         const prism_adapter_config *bc = prism_adapter_get_config(back);
         cr_expect_eq(prism_adapter_method(back), v[k].m);
         cr_expect_eq(bc->blocks, v[k].blocks);
         cr_expect_eq(bc->side, v[k].side);
-        const prism_param *pb;
-        cr_assert_eq(prism_adapter_params(back, &pb), np);
-        for (int i = 0; i < np; i++) {
-            float *a = dl(p[i].value), *b = dl(pb[i].value);
-            cr_expect_arr_eq(a, b, sizeof(float) * (size_t)prism_tensor_numel(p[i].value), "%s", p[i].name);
-            free(a);
-            free(b);
-        }
-        int64_t ys[2] = {L.T, L.m};
-        prism_tensor *Y2;
-        prism_stream *s;
-        cr_assert_eq(prism_tensor_create(L.ctx, 2, ys, &Y2), PRISM_OK);
-        cr_assert_eq(prism_stream_create(L.ctx, &s), PRISM_OK);
-        cr_assert_eq(prism_adapter_forward(s, ad, L.X, L.Y), PRISM_OK);
-        cr_assert_eq(prism_adapter_forward(s, back, L.X, Y2), PRISM_OK);
-        run(s);
-        float *y1 = dl(L.Y), *y2 = dl(Y2);
-        cr_expect_arr_eq(y1, y2, sizeof(float) * (size_t)(L.T * L.m), "same outputs after the round trip");
-        free(y1);
-        free(y2);
-        prism_stream_destroy(s);
-        prism_tensor_destroy(Y2);
+        fx_expect_same_params(ad, back);
+        fx_expect_same_forward(&L, ad, back, "same outputs after the round trip");
         prism_adapter_destroy(back);
         prism_adapter_destroy(ad);
-        rmtree(dir);
-        free(dir);
+        fx_tmpdir_done(dir);
         layer_free(&L);
     }
 }
@@ -308,13 +248,12 @@ static void load_with(prism_method m, int param, int64_t at, int64_t count, floa
     float *h = dl(p[param].value);
     for (int64_t i = at; i < at + count; i++) h[i] = value;
     cr_assert_eq(prism_tensor_upload(p[param].value, h, prism_tensor_numel(p[param].value)), PRISM_OK);
-    char *dir = tmpdir();
-    cr_assert_eq(prism_adapter_save(ad, dir, "fc"), PRISM_OK, "%s", prism_error_message(L.ctx));
+    char *dir = fx_tmpdir("ether");
+    fx_save(ad, dir, "fc");
     cr_expect_eq(prism_adapter_load(L.ctx, dir, "fc", L.W0, NULL, &back), want);
     cr_expect_null(back);
     expect_msg(L.ctx, msg_a, msg_b);
-    rmtree(dir);
-    free(dir);
+    fx_tmpdir_done(dir);
     free(h);
     prism_adapter_destroy(ad);
     layer_free(&L);
@@ -330,18 +269,16 @@ Test(ether, zero_or_nan_vector_is_refused_at_load) {
     /* a single zero element is fine: only a whole zero block is undefined */
     layer L;
     layer_make(&L, env.dev, 8, 6, 2, false, 51);
-    prism_adapter *ad = make_cfg(&L, PRISM_METHOD_ETHER, PRISM_SIDE_IN, 1, 9), *back = NULL;
+    prism_adapter *ad = make_cfg(&L, PRISM_METHOD_ETHER, PRISM_SIDE_IN, 1, 9);
     const prism_param *p;
     prism_adapter_params(ad, &p);
     float *h = dl(p[0].value);
     h[2] = 0;
     cr_assert_eq(prism_tensor_upload(p[0].value, h, 6), PRISM_OK);
-    char *dir = tmpdir();
-    cr_assert_eq(prism_adapter_save(ad, dir, "fc"), PRISM_OK);
-    cr_expect_eq(prism_adapter_load(L.ctx, dir, "fc", L.W0, NULL, &back), PRISM_OK, "%s", prism_error_message(L.ctx));
-    prism_adapter_destroy(back);
-    rmtree(dir);
-    free(dir);
+    char *dir = fx_tmpdir("ether");
+    fx_save(ad, dir, "fc");
+    prism_adapter_destroy(fx_load(&L, dir, "fc", false));
+    fx_tmpdir_done(dir);
     free(h);
     prism_adapter_destroy(ad);
     layer_free(&L);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "adapter_fixture.h"
+#include "file_fixture.h"
 #include "prism/adapter.h"
 #include "prism/io.h"
 
@@ -24,9 +24,7 @@ static prism_adapter *make_hut(layer *L, int r, float s) {
     c.r = r;
     c.hut_s = s;
     c.seed = 5;
-    prism_adapter *ad = NULL;
-    cr_assert_eq(prism_adapter_create(L->ctx, &c, L->W0, L->b, &ad), PRISM_OK, "%s", prism_error_message(L->ctx));
-    return ad;
+    return fx_create(L->ctx, &c, L->W0, L->b);
 }
 
 Test(hut, defaults_and_params) {
@@ -70,20 +68,7 @@ Test(hut, init_forward_is_frozen_layer) {
     layer L;
     layer_make(&L, env.dev, 33, 20, 7, true, 2);
     prism_adapter *ad = make_hut(&L, 4, 0.7f), *none = make(&L, PRISM_METHOD_NONE);
-    int64_t ys[2] = {L.T, L.m};
-    prism_tensor *Y2;
-    prism_stream *s;
-    cr_assert_eq(prism_tensor_create(env.dev, 2, ys, &Y2), PRISM_OK);
-    cr_assert_eq(prism_stream_create(env.dev, &s), PRISM_OK);
-    cr_assert_eq(prism_adapter_forward(s, ad, L.X, L.Y), PRISM_OK);
-    cr_assert_eq(prism_adapter_forward(s, none, L.X, Y2), PRISM_OK);
-    run(s);
-    float *y1 = dl(L.Y), *y2 = dl(Y2);
-    cr_expect_arr_eq(y1, y2, sizeof(float) * (size_t)(L.T * L.m), "HUT at init differs from the frozen layer");
-    free(y1);
-    free(y2);
-    prism_stream_destroy(s);
-    prism_tensor_destroy(Y2);
+    fx_expect_same_forward(&L, ad, none, "HUT at init differs from the frozen layer");
     prism_adapter_destroy(none);
     prism_adapter_destroy(ad);
     layer_free(&L);
@@ -98,29 +83,13 @@ Test(hut, merge_equals_forward) {
         layer_make(&L, ctxs[k], 24, 16, 9, true, 3);
         prism_adapter *ad = make_hut(&L, 5, 1.5f), *merged = NULL;
         cr_assert_eq(pc_adapter_randomize(ad, 17, 0.5f), PRISM_OK);
-        int64_t ws[2] = {L.m, L.n}, ys[2] = {L.T, L.m};
-        prism_tensor *W, *Y2;
-        prism_stream *s;
-        cr_assert_eq(prism_tensor_create(L.ctx, 2, ws, &W), PRISM_OK);
-        cr_assert_eq(prism_tensor_create(L.ctx, 2, ys, &Y2), PRISM_OK);
-        cr_assert_eq(prism_stream_create(L.ctx, &s), PRISM_OK);
-        cr_assert_eq(prism_adapter_merge(s, ad, W), PRISM_OK);
-        run(s);
+        prism_tensor *W = fx_merged_weight(L.ctx, ad, L.m, L.n);
         prism_adapter_config nc = prism_adapter_config_default(PRISM_METHOD_NONE);
         cr_assert_eq(prism_adapter_create(L.ctx, &nc, W, L.b, &merged), PRISM_OK);
-        cr_assert_eq(prism_stream_reset(s), PRISM_OK);
-        cr_assert_eq(prism_adapter_forward(s, ad, L.X, L.Y), PRISM_OK);
-        cr_assert_eq(prism_adapter_forward(s, merged, L.X, Y2), PRISM_OK);
-        run(s);
-        float *y1 = dl(L.Y), *y2 = dl(Y2);
-        cr_expect_arr_eq(y1, y2, sizeof(float) * (size_t)(L.T * L.m), "merged layer differs (context %d)", k);
-        free(y1);
-        free(y2);
-        prism_stream_destroy(s);
+        fx_expect_same_forward(&L, ad, merged, k ? "merged layer differs (reference)" : "merged layer differs");
         prism_adapter_destroy(merged);
         prism_adapter_destroy(ad);
         prism_tensor_destroy(W);
-        prism_tensor_destroy(Y2);
         layer_free(&L);
     }
 }
@@ -172,13 +141,7 @@ Test(hut, finite_differences_a_b_x) {
     int64_t ny = L.T * L.m, nx = L.T * L.n;
     double *R = malloc(sizeof(double) * (size_t)ny);
     cr_assert_eq(prism_tensor_download_f64(L.dY, R, ny), PRISM_OK); /* R = dY (random) */
-    prism_stream *s;
-    cr_assert_eq(prism_stream_create(env.ref, &s), PRISM_OK);
-    cr_assert_eq(prism_adapter_zero_grad(s, ad), PRISM_OK);
-    cr_assert_eq(prism_adapter_forward(s, ad, L.X, L.Y), PRISM_OK);
-    cr_assert_eq(prism_adapter_backward(s, ad, L.X, L.dY, L.dX), PRISM_OK);
-    run(s);
-    prism_stream_destroy(s);
+    fx_forward_backward(&L, ad);
     const prism_param *p;
     prism_adapter_params(ad, &p);
     double *ga = malloc(sizeof(double) * 15), *gb = malloc(sizeof(double) * 18), *gx = malloc(sizeof(double) * (size_t)nx);
@@ -223,48 +186,39 @@ Test(hut, backward_accumulates) {
 
 /* ------------------------------------------------------------------ files */
 
-static char *tmpdir(void) {
-    char *d = strdup("/tmp/prism_hut_XXXXXX");
-    cr_assert_not_null(mkdtemp(d));
-    return d;
+/* A HUT adapter (r, s) with random A and B, saved for module in a new
+ * scratch directory (*dir). */
+static prism_adapter *saved_hut(layer *L, int r, float s, uint64_t seed, const char *module, char **dir) {
+    prism_adapter *ad = make_hut(L, r, s);
+    cr_assert_eq(pc_adapter_randomize(ad, seed, 0.5f), PRISM_OK);
+    *dir = fx_tmpdir("hut");
+    fx_save(ad, *dir, module);
+    return ad;
 }
 
-static void rmtree(const char *d) {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    cr_expect_eq(system(cmd), 0);
+/* dir's config: peft_type `type`, the number `key` = value; hut_s absent
+ * when asked (a HiRA file holds no prism-only field). */
+static void expect_config(const char *dir, const char *type, const char *key, double value, bool no_hut_s) {
+    cJSON *cfg = fx_read_config(dir);
+    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(cfg, "peft_type");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+    cr_expect(cJSON_IsString(pt) && !strcmp(pt->valuestring, type), "peft_type %s", type);
+    cr_expect(cJSON_IsNumber(v) && v->valuedouble == value, "%s = %g", key, value);
+    if (no_hut_s) cr_expect_null(cJSON_GetObjectItemCaseSensitive(cfg, "hut_s"), "no prism-only field in a HiRA file");
+    cJSON_Delete(cfg);
 }
 
-static char *file_in(const char *dir, const char *name) {
-    char *p = malloc(strlen(dir) + strlen(name) + 2);
-    sprintf(p, "%s/%s", dir, name);
-    return p;
-}
-
-static cJSON *read_config(const char *dir) {
-    char *p = file_in(dir, "adapter_config.json"), err[256];
-    cJSON *root = NULL;
-    cr_assert_eq(prism_json_read(p, 0, &root, err, sizeof err), PRISM_OK, "%s", err);
-    free(p);
-    return root;
-}
-
-static void write_config(const char *dir, cJSON *root) {
-    char *p = file_in(dir, "adapter_config.json"), err[256];
-    cr_assert_eq(prism_json_write(p, root, err, sizeof err), PRISM_OK, "%s", err);
-    free(p);
-}
-
-static void expect_same_params(prism_adapter *a, prism_adapter *b) {
-    const prism_param *pa, *pb;
-    int na = prism_adapter_params(a, &pa), nb = prism_adapter_params(b, &pb);
-    cr_assert_eq(na, nb);
-    for (int i = 0; i < na; i++) {
-        float *x = dl(pa[i].value), *y = dl(pb[i].value);
-        cr_expect_arr_eq(x, y, sizeof(float) * (size_t)prism_tensor_numel(pa[i].value), "%s differs", pa[i].name);
-        free(x);
-        free(y);
-    }
+/* dir loads back on L (with its bias, if any) as ad again: HUT, r, s, the
+ * same parameters. Removes dir, destroys ad. */
+static void expect_loads_back(layer *L, prism_adapter *ad, char *dir, const char *module, int r, float s) {
+    prism_adapter *back = fx_load(L, dir, module, L->b != NULL);
+    cr_expect_eq(prism_adapter_method(back), PRISM_METHOD_HUT);
+    cr_expect_eq(prism_adapter_get_config(back)->r, r);
+    cr_expect_eq(prism_adapter_get_config(back)->hut_s, s);
+    fx_expect_same_params(ad, back);
+    prism_adapter_destroy(back);
+    prism_adapter_destroy(ad);
+    fx_tmpdir_done(dir);
 }
 
 /* s = 1: HF HiRA layout: keys base_model.model.<module>.hira_A [r, n] and
@@ -272,22 +226,11 @@ static void expect_same_params(prism_adapter *a, prism_adapter *b) {
 Test(hut, hira_file_round_trip) {
     layer L;
     layer_make(&L, env.dev, 12, 10, 3, true, 7);
-    prism_adapter *ad = make_hut(&L, 4, 1.0f), *back = NULL;
-    cr_assert_eq(pc_adapter_randomize(ad, 31, 0.5f), PRISM_OK);
-    char *dir = tmpdir();
-    cr_assert_eq(prism_adapter_save(ad, dir, "model.layers.0.self_attn.q_proj"), PRISM_OK, "%s",
-                 prism_error_message(env.dev));
+    char *dir;
+    prism_adapter *ad = saved_hut(&L, 4, 1.0f, 31, "model.layers.0.self_attn.q_proj", &dir);
+    expect_config(dir, "HIRA", "r", 4, true);
 
-    cJSON *cfg = read_config(dir);
-    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(cfg, "peft_type"), *r = cJSON_GetObjectItemCaseSensitive(cfg, "r");
-    cr_expect(cJSON_IsString(pt) && !strcmp(pt->valuestring, "HIRA"), "peft_type");
-    cr_expect(cJSON_IsNumber(r) && r->valuedouble == 4, "r");
-    cr_expect_null(cJSON_GetObjectItemCaseSensitive(cfg, "hut_s"), "no prism-only field in a HiRA file");
-    cJSON_Delete(cfg);
-
-    char *stp = file_in(dir, "adapter_model.safetensors"), err[256];
-    prism_st_file *f = NULL;
-    cr_assert_eq(prism_st_open(stp, 0, &f, err, sizeof err), PRISM_OK, "%s", err);
+    prism_st_file *f = fx_open_tensors(dir);
     cr_expect_eq(prism_st_count(f), 2);
     const prism_st_tensor *ta = prism_st_find(f, "base_model.model.model.layers.0.self_attn.q_proj.hira_A"),
                           *tb = prism_st_find(f, "base_model.model.model.layers.0.self_attn.q_proj.hira_B");
@@ -298,17 +241,7 @@ Test(hut, hira_file_round_trip) {
     cr_expect(fmt && !strcmp(fmt, "pt"), "metadata format pt");
     prism_st_close(f);
 
-    cr_assert_eq(prism_adapter_load(env.dev, dir, "model.layers.0.self_attn.q_proj", L.W0, L.b, &back), PRISM_OK, "%s",
-                 prism_error_message(env.dev));
-    cr_expect_eq(prism_adapter_method(back), PRISM_METHOD_HUT);
-    cr_expect_eq(prism_adapter_get_config(back)->r, 4);
-    cr_expect_eq(prism_adapter_get_config(back)->hut_s, 1.0f);
-    expect_same_params(ad, back);
-    prism_adapter_destroy(back);
-    rmtree(dir);
-    free(dir);
-    free(stp);
-    prism_adapter_destroy(ad);
+    expect_loads_back(&L, ad, dir, "model.layers.0.self_attn.q_proj", 4, 1.0f);
     layer_free(&L);
 }
 
@@ -316,24 +249,10 @@ Test(hut, hira_file_round_trip) {
 Test(hut, scaled_file_round_trip) {
     layer L;
     layer_make(&L, env.ref, 8, 6, 2, false, 8);
-    prism_adapter *ad = make_hut(&L, 3, 0.25f), *back = NULL;
-    cr_assert_eq(pc_adapter_randomize(ad, 37, 0.5f), PRISM_OK);
-    char *dir = tmpdir();
-    cr_assert_eq(prism_adapter_save(ad, dir, "fc"), PRISM_OK, "%s", prism_error_message(env.ref));
-    cJSON *cfg = read_config(dir);
-    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(cfg, "peft_type"),
-                *hs = cJSON_GetObjectItemCaseSensitive(cfg, "hut_s");
-    cr_expect(cJSON_IsString(pt) && !strcmp(pt->valuestring, "HUT"), "peft_type HUT for s != 1");
-    cr_expect(cJSON_IsNumber(hs) && hs->valuedouble == 0.25, "hut_s");
-    cJSON_Delete(cfg);
-    cr_assert_eq(prism_adapter_load(env.ref, dir, "fc", L.W0, NULL, &back), PRISM_OK, "%s", prism_error_message(env.ref));
-    cr_expect_eq(prism_adapter_get_config(back)->hut_s, 0.25f);
-    cr_expect_eq(prism_adapter_get_config(back)->r, 3);
-    expect_same_params(ad, back);
-    prism_adapter_destroy(back);
-    rmtree(dir);
-    free(dir);
-    prism_adapter_destroy(ad);
+    char *dir;
+    prism_adapter *ad = saved_hut(&L, 3, 0.25f, 37, "fc", &dir);
+    expect_config(dir, "HUT", "hut_s", 0.25, false); /* HUT for s != 1 */
+    expect_loads_back(&L, ad, dir, "fc", 3, 0.25f);
     layer_free(&L);
 }
 
@@ -344,48 +263,47 @@ Test(hut, mismatched_files) {
     layer L;
     layer_make(&L, env.ref, 8, 6, 2, false, 9);
     prism_adapter *ad = make_hut(&L, 4, 1.0f), *back = NULL;
-    char *dir = tmpdir();
-    cr_assert_eq(prism_adapter_save(ad, dir, "fc"), PRISM_OK);
+    char *dir = fx_tmpdir("hut");
+    fx_save(ad, dir, "fc");
 
-    cJSON *cfg = read_config(dir);
+    cJSON *cfg = fx_read_config(dir);
     cJSON_ReplaceItemInObjectCaseSensitive(cfg, "r", cJSON_CreateNumber(3));
-    write_config(dir, cfg);
+    fx_write_config(dir, cfg);
     cr_expect_eq(prism_adapter_load(env.ref, dir, "fc", L.W0, NULL, &back), PRISM_ERR_FORMAT);
     expect_msg(env.ref, "hira_A", "[3, 6]");
     cr_expect_null(back);
 
     cJSON_DeleteItemFromObjectCaseSensitive(cfg, "r"); /* HF default 32 vs tensors of rank 4 */
-    write_config(dir, cfg);
+    fx_write_config(dir, cfg);
     cr_expect_eq(prism_adapter_load(env.ref, dir, "fc", L.W0, NULL, &back), PRISM_ERR_FORMAT);
     expect_msg(env.ref, "hira_A", "[32, 6]");
 
     cJSON_AddNumberToObject(cfg, "r", 4);
     cJSON_AddNumberToObject(cfg, "hut_s", 2.0);
-    write_config(dir, cfg);
+    fx_write_config(dir, cfg);
     cr_expect_eq(prism_adapter_load(env.ref, dir, "fc", L.W0, NULL, &back), PRISM_ERR_FORMAT);
     expect_msg(env.ref, "HIRA", "hut_s");
 
     cJSON_DeleteItemFromObjectCaseSensitive(cfg, "hut_s");
     cJSON_ReplaceItemInObjectCaseSensitive(cfg, "fan_in_fan_out", cJSON_CreateTrue());
-    write_config(dir, cfg);
+    fx_write_config(dir, cfg);
     cr_expect_eq(prism_adapter_load(env.ref, dir, "fc", L.W0, NULL, &back), PRISM_ERR_UNSUPPORTED);
 
     cJSON_ReplaceItemInObjectCaseSensitive(cfg, "fan_in_fan_out", cJSON_CreateFalse());
     cJSON *rp = cJSON_CreateObject();
     cJSON_AddNumberToObject(rp, "fc", 2);
     cJSON_ReplaceItemInObjectCaseSensitive(cfg, "rank_pattern", rp);
-    write_config(dir, cfg);
+    fx_write_config(dir, cfg);
     cr_expect_eq(prism_adapter_load(env.ref, dir, "fc", L.W0, NULL, &back), PRISM_ERR_UNSUPPORTED);
 
     /* and the untouched fields load again */
     cJSON_ReplaceItemInObjectCaseSensitive(cfg, "rank_pattern", cJSON_CreateObject());
-    write_config(dir, cfg);
+    fx_write_config(dir, cfg);
     cr_expect_eq(prism_adapter_load(env.ref, dir, "fc", L.W0, NULL, &back), PRISM_OK, "%s",
                  prism_error_message(env.ref));
     prism_adapter_destroy(back);
     cJSON_Delete(cfg);
-    rmtree(dir);
-    free(dir);
+    fx_tmpdir_done(dir);
     prism_adapter_destroy(ad);
     layer_free(&L);
 }

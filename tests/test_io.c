@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <float.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,38 +14,12 @@
 #include <signal.h>
 #include <unistd.h>
 #include "prism/io.h"
+#include "scratch_fixture.h"
 
-static char dir[256];
 static char err[512];
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-static void setup(void) {
-    snprintf(dir, sizeof dir, "/tmp/prism-io-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
-static void teardown(void) {
-    chmod(dir, 0755);
-    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
-TestSuite(io, .init = setup, .fini = teardown, .timeout = 60);
-
-static const char *P(const char *name) {
-    static char buf[4][512];
-    static int k;
-    char *b = buf[k++ & 3];
-    snprintf(b, 512, "%s/%s", dir, name);
-    return b;
-}
-
-static void put_file(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f);
-    cr_assert_eq(fwrite(data, 1, n, f), n);
-    fclose(f);
-}
+static void setup(void) { wd_setup("io"); }
+TestSuite(io, .init = setup, .fini = wd_teardown, .timeout = 60);
 
 static unsigned char *get_file(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
@@ -61,9 +34,9 @@ static unsigned char *get_file(const char *path, size_t *n) {
     return b;
 }
 
-/* Entries of dir whose names start with '.' (temp files of the writers). */
+/* Entries of wd whose names start with '.' (temp files of the writers). */
 static int temp_files(void) {
-    DIR *d = opendir(dir);
+    DIR *d = opendir(wd);
     int n = 0;
     for (struct dirent *e; (e = readdir(d));)
         if (e->d_name[0] == '.' && strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;

@@ -3,15 +3,9 @@
  * coefficient gradients and dX on the reference (token and dense paths),
  * device vs reference, merge == forward, file round trips with the exact
  * keys, a loaded index replacing the selection, configuration errors. */
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "common.h"
-#include "prism/adapter.h"
-#include "prism/spectral.h"
+#include "spectral_fixture.h"
 
 static pc_env env;
 static void setup(void) { t_env(&env); }
@@ -21,116 +15,37 @@ static void teardown(void) {
 }
 TestSuite(sdctft, .init = setup, .fini = teardown, .timeout = 300);
 
-typedef struct lay {
-    prism_context *ctx;
-    int64_t m, n, T;
-    prism_tensor *W0, *b, *X, *Y, *dY, *dX, *Wm;
-    float *hw, *hb, *hx, *hdy;
-} lay;
-
-static void lay_make(lay *L, prism_context *ctx, int64_t m, int64_t n, int64_t T, uint64_t seed) {
-    memset(L, 0, sizeof *L);
-    L->ctx = ctx, L->m = m, L->n = n, L->T = T;
-    L->hw = malloc(sizeof(float) * (size_t)(m * n));
-    L->hb = malloc(sizeof(float) * (size_t)m);
-    L->hx = malloc(sizeof(float) * (size_t)(T * n));
-    L->hdy = malloc(sizeof(float) * (size_t)(T * m));
-    pc_random(seed, L->hw, m * n, -0.5f, 0.5f);
-    pc_random(seed + 1, L->hb, m, -0.5f, 0.5f);
-    pc_random(seed + 2, L->hx, T * n, -1.0f, 1.0f);
-    pc_random(seed + 3, L->hdy, T * m, -1.0f, 1.0f);
-    pc_result r = {0};
-    int64_t ws[2] = {m, n}, xs[2] = {T, n}, ys[2] = {T, m};
-    L->W0 = pc_tensor(&r, ctx, 2, ws, L->hw);
-    L->b = pc_tensor(&r, ctx, 1, &m, L->hb);
-    L->X = pc_tensor(&r, ctx, 2, xs, L->hx);
-    L->Y = pc_tensor(&r, ctx, 2, ys, NULL);
-    L->dY = pc_tensor(&r, ctx, 2, ys, L->hdy);
-    L->dX = pc_tensor(&r, ctx, 2, xs, NULL);
-    L->Wm = pc_tensor(&r, ctx, 2, ws, NULL);
-    cr_assert_eq(r.outcome, PC_PASS, "%s", r.detail);
-}
-
-static void lay_free(lay *L) {
-    prism_tensor *t[] = {L->W0, L->b, L->X, L->Y, L->dY, L->dX, L->Wm};
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) prism_tensor_destroy(t[i]);
-    free(L->hw), free(L->hb), free(L->hx), free(L->hdy);
-}
-
-static prism_adapter *make(lay *L, int n_coef, prism_dct_norm norm, float alpha) {
+static prism_adapter *make_norm(lay *L, int n_coef, prism_dct_norm norm, float alpha) {
     prism_adapter_config c = prism_adapter_config_default(PRISM_METHOD_SDCTFT);
     c.n_coef = n_coef;
     c.dct_norm = norm;
     c.sdctft_alpha = alpha;
     c.seed = 3;
-    prism_adapter *ad = NULL;
-    cr_assert_eq(prism_adapter_create(L->ctx, &c, L->W0, L->b, &ad), PRISM_OK, "%s", prism_error_message(L->ctx));
-    return ad;
+    return fx_create(L->ctx, &c, L->W0, L->b);
 }
 
-static double *get(prism_tensor *t) {
-    int64_t n = prism_tensor_numel(t);
-    double *h = malloc(sizeof(double) * (size_t)n);
-    cr_assert_eq(prism_tensor_download_f64(t, h, n), PRISM_OK);
-    return h;
-}
-
-static void set_coef(prism_adapter *ad, uint64_t seed, float scale) {
-    const prism_param *p;
-    prism_adapter_params(ad, &p);
-    int64_t n = prism_tensor_numel(p[0].value);
-    float *h = malloc(sizeof(float) * (size_t)n);
-    pc_random(seed, h, n, -scale, scale);
-    cr_assert_eq(prism_tensor_upload(p[0].value, h, n), PRISM_OK);
-    free(h);
-}
-
-/* forward Y, then (zeroed) backward with dY: grad of the coefficients, dX */
-static void run_fb(lay *L, prism_adapter *ad) {
-    prism_stream *s;
-    cr_assert_eq(prism_stream_create(L->ctx, &s), PRISM_OK);
-    cr_assert_eq(prism_adapter_zero_grad(s, ad), PRISM_OK);
-    cr_assert_eq(prism_adapter_forward(s, ad, L->X, L->Y), PRISM_OK, "%s", prism_error_message(L->ctx));
-    cr_assert_eq(prism_adapter_backward(s, ad, L->X, L->dY, L->dX), PRISM_OK, "%s", prism_error_message(L->ctx));
-    cr_assert_eq(prism_adapter_merge(s, ad, L->Wm), PRISM_OK, "%s", prism_error_message(L->ctx));
-    cr_assert_eq(prism_stream_run(s), PRISM_OK, "%s", prism_error_message(L->ctx));
-    prism_stream_destroy(s);
-}
+/* the fixture's maker: the authors' defaults (norm none, alpha 300) */
+static prism_adapter *make_sd(lay *L, int n_coef) { return make_norm(L, n_coef, PRISM_DCT_NORM_NONE, 300.0f); }
 
 static double ortho_c(int64_t L, int64_t k, int64_t i) {
     return (k == 0 ? sqrt(1.0 / (double)L) : sqrt(2.0 / (double)L)) *
            cos(M_PI * (double)k * (2.0 * (double)i + 1.0) / (2.0 * (double)L));
 }
 
-static double nmse(const double *a, const double *b, int64_t n) {
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) num += (a[i] - b[i]) * (a[i] - b[i]), den += b[i] * b[i];
-    return den > 0 ? num / den : num;
-}
+typedef struct dct_setting { prism_dct_norm norm; double alpha; } dct_setting;
 
 /* ΔW in the authors' torch_dct norm=None form (none) or orthonormal form. */
+static double dct_basis(int64_t m, int64_t n, int64_t u, int64_t v, int64_t a, int64_t q, const void *arg) {
+    const dct_setting *d = arg;
+    if (d->norm == PRISM_DCT_NORM_NONE)
+        return d->alpha / (double)(m * n) * (u ? 1.0 : 0.5) * (v ? 1.0 : 0.5) *
+               cos(M_PI * u * (2 * a + 1) / (2.0 * m)) * cos(M_PI * v * (2 * q + 1) / (2.0 * n));
+    return d->alpha * ortho_c(m, u, a) * ortho_c(n, v, q);
+}
+
 static double *host_dw(const lay *L, prism_adapter *ad, prism_dct_norm norm, double alpha) {
-    int64_t cnt, m = L->m, n = L->n;
-    cr_assert_eq(prism_spectral_adapter_entries(ad, &cnt, NULL), PRISM_OK);
-    int64_t *flat = malloc(sizeof(int64_t) * (size_t)cnt);
-    cr_assert_eq(prism_spectral_adapter_entries(ad, &cnt, flat), PRISM_OK);
-    const prism_param *p;
-    prism_adapter_params(ad, &p);
-    double *f = get(p[0].value), *dw = calloc((size_t)(m * n), sizeof(double));
-    for (int64_t l = 0; l < cnt; l++) {
-        int64_t u = flat[l] / n, v = flat[l] % n;
-        for (int64_t a = 0; a < m; a++)
-            for (int64_t q = 0; q < n; q++) {
-                if (norm == PRISM_DCT_NORM_NONE)
-                    dw[a * n + q] += alpha / (double)(m * n) * (u ? 1.0 : 0.5) * (v ? 1.0 : 0.5) * f[l] *
-                                     cos(M_PI * u * (2 * a + 1) / (2.0 * m)) * cos(M_PI * v * (2 * q + 1) / (2.0 * n));
-                else
-                    dw[a * n + q] += alpha * f[l] * ortho_c(m, u, a) * ortho_c(n, v, q);
-            }
-    }
-    free(flat);
-    free(f);
-    return dw;
+    dct_setting d = {norm, alpha};
+    return sp_host_dw(L, ad, dct_basis, &d);
 }
 
 /* ------------------------------------------------------------------ selection */
@@ -138,7 +53,7 @@ static double *host_dw(const lay *L, prism_adapter *ad, prism_dct_norm norm, dou
 Test(sdctft, selection_is_the_select_op_on_dct2_ortho_of_w0) {
     lay L;
     lay_make(&L, env.ref, 24, 40, 3, 11);
-    prism_adapter *ad = make(&L, 60, PRISM_DCT_NORM_NONE, 300.0f);
+    prism_adapter *ad = make_sd(&L, 60);
     /* host: S = C_m W0 C_nᵀ, then the select op on the reference */
     double *S = calloc(24 * 40, sizeof(double));
     float *Sf = malloc(sizeof(float) * 24 * 40);
@@ -177,7 +92,7 @@ Test(sdctft, selection_is_the_select_op_on_dct2_ortho_of_w0) {
     /* the device selects the same entries from its fp32 DCT */
     lay D;
     lay_make(&D, env.dev, 24, 40, 3, 11);
-    prism_adapter *dd = make(&D, 60, PRISM_DCT_NORM_NONE, 300.0f);
+    prism_adapter *dd = make_sd(&D, 60);
     int64_t dc, dflat[60];
     cr_assert_eq(prism_spectral_adapter_entries(dd, &dc, dflat), PRISM_OK);
     cr_assert_eq(dc, cnt);
@@ -203,21 +118,12 @@ static void check_formula(prism_dct_norm norm, const char *path) {
     setenv("PRISM_SPECTRAL_PATH", path, 1);
     lay L;
     lay_make(&L, env.ref, 12, 9, 5, 21);
-    prism_adapter *ad = make(&L, 30, norm, 150.0f);
+    prism_adapter *ad = make_norm(&L, 30, norm, 150.0f);
     set_coef(ad, 5, 1.0f);
     run_fb(&L, ad);
-    double *dw = host_dw(&L, ad, norm, 150.0), *Y = get(L.Y), *Wm = get(L.Wm);
-    double *wy = malloc(sizeof(double) * 5 * 12), *wm = malloc(sizeof(double) * 12 * 9);
-    for (int i = 0; i < 12 * 9; i++) wm[i] = L.hw[i] + dw[i];
-    for (int t = 0; t < 5; t++)
-        for (int a = 0; a < 12; a++) {
-            double acc = L.hb[a];
-            for (int q = 0; q < 9; q++) acc += L.hx[t * 9 + q] * wm[a * 9 + q];
-            wy[t * 12 + a] = acc;
-        }
-    cr_expect_leq(nmse(Y, wy, 5 * 12), 1e-24, "%s %s forward: %g", norm ? "ortho" : "none", path, nmse(Y, wy, 60));
-    cr_expect_leq(nmse(Wm, wm, 12 * 9), 1e-24, "%s merge: %g", path, nmse(Wm, wm, 108));
-    free(dw), free(Y), free(Wm), free(wy), free(wm);
+    char what[64];
+    snprintf(what, sizeof what, "%s %s", norm ? "ortho" : "none", path);
+    sp_expect_dense(&L, host_dw(&L, ad, norm, 150.0), what);
     prism_adapter_destroy(ad);
     lay_free(&L);
 }
@@ -230,160 +136,24 @@ Test(sdctft, forward_and_merge_equal_dense_formula) {
 }
 
 /* L = <Y, R>: backward with dY = R against central differences. */
-static void check_fd(const char *path, int64_t m, int64_t n, int64_t T) {
-    setenv("PRISM_SPECTRAL_PATH", path, 1);
-    lay L;
-    lay_make(&L, env.ref, m, n, T, 31);
-    prism_adapter *ad = make(&L, (int)(m * n / 3), PRISM_DCT_NORM_NONE, 300.0f);
-    set_coef(ad, 6, 1.0f);
-    run_fb(&L, ad);
-    const prism_param *p;
-    prism_adapter_params(ad, &p);
-    double *g = get(p[0].grad), *dx = get(L.dX), *f = get(p[0].value);
-    int64_t nc = prism_tensor_numel(p[0].value);
-    prism_stream *s;
-    cr_assert_eq(prism_stream_create(env.ref, &s), PRISM_OK);
-    cr_assert_eq(prism_adapter_forward(s, ad, L.X, L.Y), PRISM_OK);
-    double *x = malloc(sizeof(double) * (size_t)(T * n)), *nf = malloc(sizeof(double) * (size_t)nc),
-           *nx = malloc(sizeof(double) * (size_t)(T * n));
-    for (int64_t i = 0; i < T * n; i++) x[i] = L.hx[i];
-    const double h = 1e-6;
-#define LOSS(out)                                                                           \
-    do {                                                                                    \
-        cr_assert_eq(prism_stream_run(s), PRISM_OK);                                        \
-        double *y_ = get(L.Y);                                                              \
-        out = 0;                                                                            \
-        for (int64_t i_ = 0; i_ < T * m; i_++) out += y_[i_] * (double)L.hdy[i_];          \
-        free(y_);                                                                           \
-    } while (0)
-    for (int64_t l = 0; l < nc; l++) {
-        double keep = f[l], lp, lm;
-        f[l] = keep + h;
-        cr_assert_eq(prism_tensor_upload_f64(p[0].value, f, nc), PRISM_OK);
-        LOSS(lp);
-        f[l] = keep - h;
-        cr_assert_eq(prism_tensor_upload_f64(p[0].value, f, nc), PRISM_OK);
-        LOSS(lm);
-        f[l] = keep;
-        nf[l] = (lp - lm) / (2 * h);
-    }
-    cr_assert_eq(prism_tensor_upload_f64(p[0].value, f, nc), PRISM_OK);
-    for (int64_t i = 0; i < T * n; i++) {
-        double keep = x[i], lp, lm;
-        x[i] = keep + h;
-        cr_assert_eq(prism_tensor_upload_f64(L.X, x, T * n), PRISM_OK);
-        LOSS(lp);
-        x[i] = keep - h;
-        cr_assert_eq(prism_tensor_upload_f64(L.X, x, T * n), PRISM_OK);
-        LOSS(lm);
-        x[i] = keep;
-        nx[i] = (lp - lm) / (2 * h);
-    }
-#undef LOSS
-    double ef = sqrt(nmse(g, nf, nc)), ex = sqrt(nmse(dx, nx, T * n));
-    cr_expect_leq(ef, 1e-7, "%s [%lld, %lld]: coefficient gradient vs FD: %g", path, (long long)m, (long long)n, ef);
-    cr_expect_leq(ex, 1e-7, "%s [%lld, %lld]: dX vs FD: %g", path, (long long)m, (long long)n, ex);
-    free(g), free(dx), free(f), free(x), free(nf), free(nx);
-    prism_stream_destroy(s);
-    prism_adapter_destroy(ad);
-    lay_free(&L);
-}
+static const sp_case fd_token[] = {{"token", 7, 5, 3, 0}, {"token", 6, 11, 2, 0}, {"token", 1, 6, 2, 0}},
+                     fd_dense[] = {{"dense", 7, 5, 3, 0}};
+Test(sdctft, finite_differences_token_path) { sp_check_fd(&env, make_sd, fd_token, SP_COUNT(fd_token)); }
+Test(sdctft, finite_differences_dense_path) { sp_check_fd(&env, make_sd, fd_dense, SP_COUNT(fd_dense)); }
 
-Test(sdctft, finite_differences_token_path) {
-    check_fd("token", 7, 5, 3);
-    check_fd("token", 6, 11, 2);
-    check_fd("token", 1, 6, 2);
-}
-Test(sdctft, finite_differences_dense_path) { check_fd("dense", 7, 5, 3); }
+/* Device vs reference with the same coefficients, both paths; 97: the dct
+ * op's matrix path. */
+static const sp_case on_device[] = {{"token", 48, 40, 17, 300}, {"dense", 48, 40, 17, 300}, {"token", 97, 64, 5, 700}};
+Test(sdctft, device_matches_reference) { sp_check_device(&env, make_sd, on_device, SP_COUNT(on_device)); }
 
-/* Device vs reference with the same coefficients, both paths. */
-static void check_device(const char *path, int64_t m, int64_t n, int64_t T, int n_coef) {
-    setenv("PRISM_SPECTRAL_PATH", path, 1);
-    lay R, D;
-    lay_make(&R, env.ref, m, n, T, 41);
-    lay_make(&D, env.dev, m, n, T, 41);
-    prism_adapter *ar = make(&R, n_coef, PRISM_DCT_NORM_NONE, 300.0f), *ad = make(&D, n_coef, PRISM_DCT_NORM_NONE, 300.0f);
-    int64_t cr_, cd;
-    cr_assert_eq(prism_spectral_adapter_entries(ar, &cr_, NULL), PRISM_OK);
-    cr_assert_eq(prism_spectral_adapter_entries(ad, &cd, NULL), PRISM_OK);
-    cr_assert_eq(cr_, cd);
-    set_coef(ar, 7, 1.0f);
-    set_coef(ad, 7, 1.0f);
-    run_fb(&R, ar);
-    run_fb(&D, ad);
-    const prism_param *pr, *pd;
-    prism_adapter_params(ar, &pr);
-    prism_adapter_params(ad, &pd);
-    struct { prism_tensor *a, *b; const char *what; } cmp[] = {
-        {R.Y, D.Y, "Y"}, {R.dX, D.dX, "dX"}, {pr[0].grad, pd[0].grad, "grad"}, {R.Wm, D.Wm, "merged W"}};
-    for (size_t i = 0; i < sizeof cmp / sizeof cmp[0]; i++) {
-        double *a = get(cmp[i].a), *b = get(cmp[i].b);
-        double e = nmse(b, a, prism_tensor_numel(cmp[i].a));
-        cr_expect_leq(e, 1e-9, "%s [%lld, %lld] T %lld %s: NMSE %g", path, (long long)m, (long long)n, (long long)T,
-                      cmp[i].what, e);
-        for (int64_t k = 0; k < prism_tensor_numel(cmp[i].a); k++)
-            cr_expect(isfinite(b[k]), "%s: non-finite at %lld", cmp[i].what, (long long)k);
-        free(a), free(b);
-    }
-    prism_adapter_destroy(ar);
-    prism_adapter_destroy(ad);
-    lay_free(&R);
-    lay_free(&D);
-}
-
-Test(sdctft, device_matches_reference) {
-    check_device("token", 48, 40, 17, 300);
-    check_device("dense", 48, 40, 17, 300);
-    check_device("token", 97, 64, 5, 700); /* 97: the dct op's matrix path */
-}
-
-/* m = 1: length-1 transforms along the output dim */
-Test(sdctft, device_matches_reference_m1) { check_device("token", 1, 6, 1, 2); }
-
-/* merged layer == adapter forward on the device */
-Test(sdctft, merge_equals_forward_on_device) {
-    lay D;
-    lay_make(&D, env.dev, 32, 24, 6, 51);
-    prism_adapter *ad = make(&D, 100, PRISM_DCT_NORM_NONE, 300.0f);
-    set_coef(ad, 9, 1.0f);
-    run_fb(&D, ad);
-    double *Y = get(D.Y), *W = get(D.Wm), *want = malloc(sizeof(double) * 6 * 32);
-    for (int t = 0; t < 6; t++)
-        for (int a = 0; a < 32; a++) {
-            double acc = D.hb[a];
-            for (int q = 0; q < 24; q++) acc += D.hx[t * 24 + q] * W[a * 24 + q];
-            want[t * 32 + a] = acc;
-        }
-    cr_expect_leq(nmse(Y, want, 6 * 32), 1e-10, "%g", nmse(Y, want, 6 * 32));
-    free(Y), free(W), free(want);
-    prism_adapter_destroy(ad);
-    lay_free(&D);
-}
+SP_SHARED_TESTS(sdctft, make_sd)
 
 /* ------------------------------------------------------------------ init and config */
 
 Test(sdctft, init_normal_or_zero) {
     lay L;
     lay_make(&L, env.ref, 64, 64, 2, 61);
-    prism_adapter *ad = make(&L, 700, PRISM_DCT_NORM_NONE, 300.0f);
-    const prism_param *p;
-    prism_adapter_params(ad, &p);
-    double *f = get(p[0].value), mean = 0, var = 0;
-    int64_t n = prism_tensor_numel(p[0].value);
-    cr_assert_eq(n, 700);
-    for (int64_t i = 0; i < n; i++) mean += f[i] / n;
-    for (int64_t i = 0; i < n; i++) var += (f[i] - mean) * (f[i] - mean) / n;
-    cr_expect(fabs(mean) < 0.15 && fabs(var - 1) < 0.2, "N(0,1) init: mean %g var %g", mean, var);
-    free(f);
-    prism_adapter_destroy(ad);
-    prism_adapter_config c = prism_adapter_config_default(PRISM_METHOD_SDCTFT);
-    c.init_zero = 1;
-    cr_assert_eq(prism_adapter_create(env.ref, &c, L.W0, L.b, &ad), PRISM_OK);
-    prism_adapter_params(ad, &p);
-    f = get(p[0].value);
-    for (int64_t i = 0; i < 700; i++) cr_expect_eq(f[i], 0.0);
-    free(f);
-    prism_adapter_destroy(ad);
+    sp_expect_init(&L, make_sd(&L, 700), PRISM_METHOD_SDCTFT, 700);
     lay_free(&L);
 }
 
@@ -445,17 +215,15 @@ static void write_file(const char *dir, const char *module, int64_t n, const flo
     snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
     cr_assert_eq(prism_st_writer_write(w, path, err, sizeof err), PRISM_OK, "%s", err);
     prism_st_writer_destroy(w);
-    snprintf(path, sizeof path, "%s/adapter_config.json", dir);
-    cr_assert_eq(prism_json_write(path, config, err, sizeof err), PRISM_OK, "%s", err);
+    fx_write_config(dir, config);
 }
 
 Test(sdctft, file_round_trip_keys_and_loaded_index) {
-    char tmpl[] = "/tmp/prism-sdctft-XXXXXX", path[512], err[256];
-    cr_assert_not_null(mkdtemp(tmpl));
+    char *tmpl = fx_tmpdir("sdctft"), err[256];
     const char *mod = "model.layers.0.self_attn.q_proj";
     lay D;
     lay_make(&D, env.dev, 24, 40, 4, 81);
-    prism_adapter *ad = make(&D, 60, PRISM_DCT_NORM_NONE, 300.0f);
+    prism_adapter *ad = make_sd(&D, 60);
     set_coef(ad, 12, 1.0f);
     run_fb(&D, ad);
     double *y0 = get(D.Y);
@@ -464,9 +232,7 @@ Test(sdctft, file_round_trip_keys_and_loaded_index) {
     cr_assert_eq(prism_spectral_adapter_entries(ad, &cnt, flat), PRISM_OK);
 
     /* exact keys, dtypes, shapes, values */
-    prism_st_file *f;
-    snprintf(path, sizeof path, "%s/adapter_model.safetensors", tmpl);
-    cr_assert_eq(prism_st_open(path, 0, &f, err, sizeof err), PRISM_OK, "%s", err);
+    prism_st_file *f = fx_open_tensors(tmpl);
     cr_expect_eq(prism_st_count(f), 2);
     cr_expect_str_eq(prism_st_meta_get(f, "format"), "pt");
     char key[256];
@@ -481,9 +247,7 @@ Test(sdctft, file_round_trip_keys_and_loaded_index) {
     cr_assert_eq(prism_st_read_i64(f, key, idx, cnt, err, sizeof err), PRISM_OK);
     for (int64_t l = 0; l < cnt; l++) cr_expect_eq(idx[l], flat[l]);
     prism_st_close(f);
-    cJSON *cfg;
-    snprintf(path, sizeof path, "%s/adapter_config.json", tmpl);
-    cr_assert_eq(prism_json_read(path, 0, &cfg, err, sizeof err), PRISM_OK, "%s", err);
+    cJSON *cfg = fx_read_config(tmpl);
     cr_expect_str_eq(cJSON_GetObjectItem(cfg, "peft_type")->valuestring, "SDCTFT");
     cr_expect_eq(cJSON_GetObjectItem(cfg, "n_coef")->valuedouble, 60);
     cr_expect_eq(cJSON_GetObjectItem(cfg, "alpha")->valuedouble, 300);
@@ -515,14 +279,7 @@ Test(sdctft, file_round_trip_keys_and_loaded_index) {
     cr_assert_eq(gc, cnt);
     for (int64_t l = 0; l < cnt; l++) cr_expect_eq(got[l], other[l]);
     run_fb(&R, ar);
-    double *dw = host_dw(&R, ar, PRISM_DCT_NORM_NONE, 300.0), *Y = get(R.Y), *want = malloc(sizeof(double) * 4 * 24);
-    for (int t = 0; t < 4; t++)
-        for (int a = 0; a < 24; a++) {
-            double acc = R.hb[a];
-            for (int q = 0; q < 40; q++) acc += R.hx[t * 40 + q] * (R.hw[a * 40 + q] + dw[a * 40 + q]);
-            want[t * 24 + a] = acc;
-        }
-    cr_expect_leq(nmse(Y, want, 4 * 24), 1e-24);
+    sp_expect_dense(&R, host_dw(&R, ar, PRISM_DCT_NORM_NONE, 300.0), "loaded index");
 
     /* bad indices: descending, out of range */
     other[5] = other[4];
@@ -536,56 +293,27 @@ Test(sdctft, file_round_trip_keys_and_loaded_index) {
     cr_expect_eq(prism_adapter_load(env.ref, dir2, mod, R.W0, R.b, &bad), PRISM_ERR_FORMAT);
     cr_expect(bad == NULL);
 
-    free(dw), free(Y), free(want), free(y0), free(y1);
+    free(y0), free(y1);
     cJSON_Delete(cfg);
     prism_adapter_destroy(ar);
     prism_adapter_destroy(back);
     prism_adapter_destroy(ad);
     lay_free(&R);
     lay_free(&D);
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpl);
-    cr_expect_eq(system(cmd), 0);
+    fx_tmpdir_done(tmpl);
 }
 
 Test(sdctft, config_json_fields) {
-    char err[256];
-    cJSON *o = cJSON_Parse("{\"peft_type\": \"SDCTFT\", \"n_coef\": 500, \"alpha\": 29.5, \"delta\": 0.5, "
-                           "\"dct_norm\": \"ortho\", \"seed\": 42, \"init_zero\": true}");
-    prism_adapter_config c;
-    cr_assert_eq(prism_adapter_config_from_json(o, &c, err, sizeof err), PRISM_OK, "%s", err);
+    prism_adapter_config c = sp_config("{\"peft_type\": \"SDCTFT\", \"n_coef\": 500, \"alpha\": 29.5, \"delta\": 0.5, "
+                                       "\"dct_norm\": \"ortho\", \"seed\": 42, \"init_zero\": true}");
     cr_expect(c.method == PRISM_METHOD_SDCTFT && c.n_coef == 500 && c.sdctft_alpha == 29.5f && c.delta == 0.5f &&
               c.dct_norm == PRISM_DCT_NORM_ORTHO && c.seed == 42 && c.init_zero == 1);
-    cJSON_Delete(o);
-    o = cJSON_Parse("{\"peft_type\": \"SDCTFT\"}");
-    cr_assert_eq(prism_adapter_config_from_json(o, &c, err, sizeof err), PRISM_OK, "%s", err);
+    c = sp_config("{\"peft_type\": \"SDCTFT\"}");
     cr_expect(c.n_coef == 700 && c.sdctft_alpha == 300.0f && c.dct_norm == PRISM_DCT_NORM_NONE, "defaults");
-    cJSON_Delete(o);
     const char *bad[] = {"{\"peft_type\": \"SDCTFT\", \"dct_norm\": \"fancy\"}",
                          "{\"peft_type\": \"SDCTFT\", \"delta\": 2}",
                          "{\"peft_type\": \"SDCTFT\", \"n_coef\": 0}",
                          "{\"peft_type\": \"SDCTFT\", \"n_coef\": \"many\"}",
                          "{\"peft_type\": \"SDCTFT\", \"seed\": -1}"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        o = cJSON_Parse(bad[i]);
-        cr_expect_eq(prism_adapter_config_from_json(o, &c, err, sizeof err), PRISM_ERR_FORMAT, "%s", bad[i]);
-        cJSON_Delete(o);
-    }
-}
-
-/* The generic adapter rows (tools/check/adapter.c: device vs reference, FD,
- * merged layer) for this method; this binary links the method, so none may
- * be skipped. */
-Test(sdctft, generic_adapter_rows) {
-    const pc_case *cases;
-    int n = pc_all_cases(&cases), ran = 0;
-    for (int i = 0; i < n; i++) {
-        if (strcmp(cases[i].op, "adapter_sdctft") != 0) continue;
-        pc_result r;
-        pc_run_case(&env, &cases[i], &r);
-        ran++;
-        cr_expect_eq(r.outcome, PC_PASS, "%s %s (%s): %s", cases[i].op, cases[i].shape, cases[i].kind,
-                     r.outcome == PC_SKIP ? "skipped" : r.detail);
-    }
-    cr_expect_gt(ran, 0, "no generic rows for adapter_sdctft");
+    sp_expect_configs(bad, sizeof bad / sizeof bad[0], PRISM_ERR_FORMAT);
 }

@@ -1,69 +1,29 @@
 /* The `prism` CLI, run as a process: exit statuses, rows it prints, and that
  * `prism check` notices a broken kernel (PRISM_FAULT). The binary is found
- * next to the tests directory of the build: dirname(/proc/self/exe)/../prism. */
-#include <libgen.h>
-#include <stdarg.h>
+ * next to the tests directory of the build (tests/cli_fixture.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
+#include "cli_fixture.h"
 #include "common.h"
 
-static char prism_bin[4096];
+TestSuite(tools, .init = cli_find, .timeout = 300);
 
-static void find_prism(void) {
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) cr_skip_test("cannot read /proc/self/exe");
-    self[n] = 0;
-    snprintf(prism_bin, sizeof prism_bin, "%s/../prism", dirname(self));
-    if (access(prism_bin, X_OK) != 0) cr_skip_test("the prism binary is not built (%s)", prism_bin);
-    if (strchr(prism_bin, '\'')) cr_skip_test("build path contains a quote: %s", prism_bin);
+/* Every needle appears in text. */
+static void expect_all(const char *text, const char *const *needles, size_t n) {
+    for (size_t i = 0; i < n; i++) cr_expect(has(text, needles[i]), "no '%s' in:\n%s", needles[i], text);
 }
-
-typedef struct run_out { int rc; char *text; } run_out;
-
-/* Runs `[env] 'prism' args 2>&1` through the shell; collects all output. */
-static run_out run(const char *env, const char *fmt, ...) {
-    char args[1024], cmd[6144];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "%s '%s' %s 2>&1", env ? env : "", prism_bin, args);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p, "popen(%s) failed", cmd);
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    cr_assert_not_null(buf);
-    size_t got;
-    while ((got = fread(buf + len, 1, cap - len - 1, p)) > 0) {
-        len += got;
-        if (cap - len < 1024) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            cr_assert_not_null(buf);
-        }
-    }
-    buf[len] = 0;
-    int status = pclose(p);
-    run_out r = {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0), buf};
-    return r;
-}
-
-TestSuite(tools, .init = find_prism, .timeout = 300);
 
 Test(tools, devices_lists_a_device) {
-    run_out r = run(NULL, "devices");
+    run_out r = cli_run(NULL, "devices");
     cr_assert_eq(r.rc, 0, "prism devices exited %d:\n%s", r.rc, r.text);
-    cr_expect(strstr(r.text, "device 0:") != NULL, "no device listed:\n%s", r.text);
-    cr_expect(strstr(r.text, "[default]") != NULL, "no default marked:\n%s", r.text);
-    cr_expect(strstr(r.text, "maxStorageBufferRange") != NULL, "no limits:\n%s", r.text);
-    cr_expect(strstr(r.text, "reference") != NULL, "no reference line:\n%s", r.text);
+    /* a device, the default marked, its limits, the reference line */
+    const char *want[] = {"device 0:", "[default]", "maxStorageBufferRange", "reference"};
+    expect_all(r.text, want, sizeof want / sizeof want[0]);
     free(r.text);
-    r = run(NULL, "devices --json");
+    r = cli_run(NULL, "devices --json");
     cr_assert_eq(r.rc, 0, "prism devices --json exited %d:\n%s", r.rc, r.text);
     cr_expect(strstr(r.text, "\"devices\": [") != NULL && strstr(r.text, "\"max_storage_buffer_range\"") != NULL,
               "unexpected JSON:\n%s", r.text);
@@ -71,7 +31,7 @@ Test(tools, devices_lists_a_device) {
 }
 
 Test(tools, check_copy_passes) {
-    run_out r = run(NULL, "check --op copy");
+    run_out r = cli_run(NULL, "check --op copy");
     cr_assert_eq(r.rc, 0, "prism check --op copy exited %d:\n%s", r.rc, r.text);
     cr_expect(strstr(r.text, "PASS") != NULL, "no PASS rows:\n%s", r.text);
     cr_expect(strstr(r.text, "FAIL") == NULL, "a FAIL row:\n%s", r.text);
@@ -80,7 +40,7 @@ Test(tools, check_copy_passes) {
 }
 
 Test(tools, check_notices_a_broken_kernel) {
-    run_out r = run("PRISM_FAULT=copy", "check --op copy");
+    run_out r = cli_run("PRISM_FAULT=copy", "check --op copy");
     cr_assert_eq(r.rc, 1, "PRISM_FAULT=copy prism check --op copy exited %d (want 1):\n%s", r.rc, r.text);
     cr_expect(strstr(r.text, "FAIL") != NULL, "no FAIL row:\n%s", r.text);
     cr_expect(strstr(r.text, "\n0 passed,") != NULL, "some copy case passed despite the fault:\n%s", r.text);
@@ -88,11 +48,11 @@ Test(tools, check_notices_a_broken_kernel) {
 }
 
 Test(tools, check_lists_cases_and_rejects_bad_arguments) {
-    run_out r = run(NULL, "check --list");
+    run_out r = cli_run(NULL, "check --list");
     cr_assert_eq(r.rc, 0, "prism check --list exited %d:\n%s", r.rc, r.text);
     cr_expect(strstr(r.text, "copy") != NULL, "copy not listed:\n%s", r.text);
     free(r.text);
-    r = run(NULL, "check --op nosuchop");
+    r = cli_run(NULL, "check --op nosuchop");
     cr_expect_eq(r.rc, 2, "unknown op: exit %d:\n%s", r.rc, r.text);
     cr_expect(strstr(r.text, "valid names") != NULL && strstr(r.text, "copy") != NULL, "no list of names:\n%s",
               r.text);
@@ -102,7 +62,7 @@ Test(tools, check_lists_cases_and_rejects_bad_arguments) {
                          "bench --family nosuchfamily", "bench --csv ''",
                          "bench --csv /nonexistent-prism-dir/x.csv"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        r = run(NULL, "%s", bad[i]);
+        r = cli_run(NULL, "%s", bad[i]);
         cr_expect_eq(r.rc, 2, "prism %s: exit %d (want 2):\n%s", bad[i], r.rc, r.text);
         cr_expect(strlen(r.text) > 0, "prism %s: no message", bad[i]);
         free(r.text);
@@ -119,12 +79,11 @@ Test(tools, bench_core_quick_prints_bandwidth) {
     close(fd);
     char json[sizeof csv + 8];
     snprintf(json, sizeof json, "%s.json", csv);
-    run_out r = run(NULL, "bench --quick --family core --reps 3 --csv '%s' --json '%s'", csv, json);
+    run_out r = cli_run(NULL, "bench --quick --family core --reps 3 --csv '%s' --json '%s'", csv, json);
     cr_assert_eq(r.rc, 0, "prism bench exited %d:\n%s", r.rc, r.text);
-    cr_expect(strstr(r.text, "GB/s") != NULL, "no GB/s column:\n%s", r.text);
-    cr_expect(strstr(r.text, "copy_buffer") != NULL, "no copy bandwidth row:\n%s", r.text);
-    cr_expect(strstr(r.text, "copy bw") != NULL, "no ratio to copy bw:\n%s", r.text);
-    cr_expect(strstr(r.text, "device:") != NULL, "no device line:\n%s", r.text);
+    /* the GB/s column, the copy bandwidth row, the ratio to it, the device */
+    const char *want[] = {"GB/s", "copy_buffer", "copy bw", "device:"};
+    expect_all(r.text, want, sizeof want / sizeof want[0]);
     free(r.text);
     struct stat sc, sj;
     cr_expect(stat(csv, &sc) == 0 && sc.st_size > 0, "CSV not written");
@@ -141,11 +100,11 @@ Test(tools, bench_core_quick_prints_bandwidth) {
 }
 
 Test(tools, unknown_command_and_help) {
-    run_out r = run(NULL, "frobnicate");
+    run_out r = cli_run(NULL, "frobnicate");
     cr_expect_eq(r.rc, 2, "prism frobnicate: exit %d:\n%s", r.rc, r.text);
     cr_expect(strstr(r.text, "frobnicate") != NULL, "message does not name the command:\n%s", r.text);
     free(r.text);
-    r = run(NULL, "");
+    r = cli_run(NULL, "");
     cr_expect_eq(r.rc, 2, "prism without a command: exit %d", r.rc);
     free(r.text);
     const char *ok[] = {"--help", "--version", "devices --help", "check --help", "help check", "bench --help"};
@@ -155,7 +114,7 @@ Test(tools, unknown_command_and_help) {
     const size_t nok = sizeof ok / sizeof ok[0] - 1; /* `bench` is absent without bench */
 #endif
     for (size_t i = 0; i < nok; i++) {
-        r = run(NULL, "%s", ok[i]);
+        r = cli_run(NULL, "%s", ok[i]);
         cr_expect_eq(r.rc, 0, "prism %s: exit %d:\n%s", ok[i], r.rc, r.text);
         cr_expect(strstr(r.text, i == 1 ? "prism " : "usage:") != NULL, "prism %s printed:\n%s", ok[i], r.text);
         free(r.text);

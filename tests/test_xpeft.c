@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "adapter_fixture.h"
+#include "file_fixture.h"
 #include "prism/xpeft.h"
 
 static pc_env env;
@@ -160,13 +160,7 @@ Test(xpeft, deterministic_gradients) {
     cr_assert_eq(pc_adapter_randomize(ad, 4, 1.0f), PRISM_OK);
     float *g[2][2];
     for (int rep = 0; rep < 2; rep++) {
-        prism_stream *s;
-        cr_assert_eq(prism_stream_create(L.ctx, &s), PRISM_OK);
-        cr_assert_eq(prism_adapter_zero_grad(s, ad), PRISM_OK);
-        cr_assert_eq(prism_adapter_forward(s, ad, L.X, L.Y), PRISM_OK);
-        cr_assert_eq(prism_adapter_backward(s, ad, L.X, L.dY, L.dX), PRISM_OK);
-        run(s);
-        prism_stream_destroy(s);
+        fx_forward_backward(&L, ad);
         const prism_param *p;
         prism_adapter_params(ad, &p);
         g[rep][0] = dl(p[0].grad);
@@ -183,27 +177,6 @@ Test(xpeft, deterministic_gradients) {
 }
 
 /* ------------------------------------------------------------------ files and banks */
-
-static char *tmpdir(void) {
-    char *d = strdup("/tmp/prism_xpeft_XXXXXX");
-    cr_assert_not_null(mkdtemp(d));
-    return d;
-}
-
-static void rmtree(const char *d) {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    cr_expect_eq(system(cmd), 0);
-}
-
-static float *forward(layer *L, prism_adapter *ad) {
-    prism_stream *s;
-    cr_assert_eq(prism_stream_create(L->ctx, &s), PRISM_OK);
-    cr_assert_eq(prism_adapter_forward(s, ad, L->X, L->Y), PRISM_OK, "%s", prism_error_message(L->ctx));
-    run(s);
-    prism_stream_destroy(s);
-    return dl(L->Y);
-}
 
 /* Saved: seed bank -> logits + bank_seed only; tensor bank -> the bank too.
  * Loaded adapters give the same forward. */
@@ -222,31 +195,25 @@ Test(xpeft, save_load_seed_and_tensor_banks) {
                 pc_random(2, bank->B, 5 * 9 * 3, -1, 1);
                 prism_xpeft_config_use_bank(&c, bank);
             }
-            prism_adapter *ad, *back = NULL;
+            prism_adapter *ad;
             cr_assert_eq(prism_adapter_create(L.ctx, &c, L.W0, L.b, &ad), PRISM_OK, "%s", prism_error_message(L.ctx));
             prism_xpeft_bank_destroy(bank);
             cr_assert_eq(pc_adapter_randomize(ad, 8, 1.0f), PRISM_OK);
-            char *dir = tmpdir(), st_path[600];
-            cr_assert_eq(prism_adapter_save(ad, dir, "fc1"), PRISM_OK, "%s", prism_error_message(L.ctx));
-            snprintf(st_path, sizeof st_path, "%s/adapter_model.safetensors", dir);
-            prism_st_file *f;
-            char err[256];
-            cr_assert_eq(prism_st_open(st_path, 0, &f, err, sizeof err), PRISM_OK, "%s", err);
+            char *dir = fx_tmpdir("xpeft");
+            fx_save(ad, dir, "fc1");
+            prism_st_file *f = fx_open_tensors(dir);
             cr_expect_eq(prism_st_count(f), tensor_bank ? 4u : 2u);
             cr_expect_not_null(prism_st_find(f, "base_model.model.fc1.xpeft_logits_A"));
             cr_expect_eq(prism_st_find(f, "base_model.model.fc1.xpeft_bank_B") != NULL, tensor_bank != 0);
             prism_st_close(f);
-            cr_assert_eq(prism_adapter_load(L.ctx, dir, "fc1", L.W0, L.b, &back), PRISM_OK, "%s",
-                         prism_error_message(L.ctx));
+            prism_adapter *back = fx_load(&L, dir, "fc1", true);
             cr_expect_eq(prism_adapter_get_config(back)->bank_seed, c.bank_seed);
             cr_expect_eq(prism_adapter_get_config(back)->mask, PRISM_MASK_HARD);
             cr_expect_eq(prism_xpeft_adapter_k(back), 2);
-            float *y0 = forward(&L, ad), *y1 = forward(&L, back);
-            cr_expect_arr_eq(y0, y1, sizeof(float) * 9 * 4, "backend %d tensor bank %d", b, tensor_bank);
-            free(y0);
-            free(y1);
-            rmtree(dir);
-            free(dir);
+            char what[64];
+            snprintf(what, sizeof what, "backend %d tensor bank %d", b, tensor_bank);
+            fx_expect_same_forward(&L, ad, back, what);
+            fx_tmpdir_done(dir);
             prism_adapter_destroy(ad);
             prism_adapter_destroy(back);
             layer_free(&L);
@@ -267,8 +234,8 @@ Test(xpeft, bank_from_lora_dirs_reproduces_lora) {
         c.r = 2 + i, c.lora_alpha = 4.0f + 3.0f * (float)i;
         cr_assert_eq(prism_adapter_create(L.ctx, &c, L.W0, L.b, &lora[i]), PRISM_OK);
         cr_assert_eq(pc_adapter_randomize(lora[i], 40 + (uint64_t)i, 0.5f), PRISM_OK);
-        dirs[i] = tmpdir();
-        cr_assert_eq(prism_adapter_save(lora[i], dirs[i], "net.fc"), PRISM_OK);
+        dirs[i] = fx_tmpdir("xpeft");
+        fx_save(lora[i], dirs[i], "net.fc");
     }
     prism_xpeft_bank *bank = NULL, *bank2 = NULL;
     char err[512] = "";
@@ -298,7 +265,8 @@ Test(xpeft, bank_from_lora_dirs_reproduces_lora) {
         float s[3] = {0, 0, 0};
         s[j] = 1;
         cr_assert_eq(prism_xpeft_set_logits(xp, s, s), PRISM_OK);
-        float *y0 = forward(&L, lora[j]), *y1 = forward(&L, xp);
+        float *y0, *y1;
+        fx_forward_pair(&L, lora[j], xp, &y0, &y1);
         for (int i = 0; i < 11 * 5; i++)
             cr_expect(fabsf(y0[i] - y1[i]) <= 1e-5f * (1 + fabsf(y0[i])), "member %d, %d: %g vs %g", j, i, y0[i], y1[i]);
         free(y0);
@@ -317,19 +285,17 @@ Test(xpeft, bank_from_lora_dirs_reproduces_lora) {
     prism_adapter_config c = prism_adapter_config_default(PRISM_METHOD_XPEFT);
     prism_adapter *xp;
     cr_assert_eq(prism_adapter_create(L.ctx, &c, L.W0, L.b, &xp), PRISM_OK);
-    char *xdir = tmpdir();
-    cr_assert_eq(prism_adapter_save(xp, xdir, "net.fc"), PRISM_OK);
+    char *xdir = fx_tmpdir("xpeft");
+    fx_save(xp, xdir, "net.fc");
     const char *notlora[1] = {xdir};
     cr_expect_eq(prism_xpeft_bank_from_lora_dirs(notlora, 1, "net.fc", 11, 8, &bank2, err, sizeof err), PRISM_ERR_FORMAT);
     cr_expect(strstr(err, "not LoRA") != NULL, "%s", err);
     prism_adapter *mixed[2] = {lora[0], xp};
     cr_expect_eq(prism_xpeft_bank_from_adapters(mixed, 2, &bank2), PRISM_ERR_INVALID_ARGUMENT);
-    rmtree(xdir);
-    free(xdir);
+    fx_tmpdir_done(xdir);
     prism_adapter_destroy(xp);
     for (int i = 0; i < 3; i++) {
-        rmtree(dirs[i]);
-        free(dirs[i]);
+        fx_tmpdir_done(dirs[i]);
         prism_adapter_destroy(lora[i]);
     }
     prism_xpeft_bank_destroy(bank);
