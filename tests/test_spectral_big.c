@@ -51,6 +51,16 @@ static double *get(prism_tensor *t) {
     return h;
 }
 
+/* prism_st_parse borrows the bytes: the image open at a time (the test opens
+ * them one after another) is kept here until close_image. */
+static void *g_image;
+
+static void close_image(prism_st_file *f) {
+    prism_st_close(f);
+    free(g_image);
+    g_image = NULL;
+}
+
 /* The adapter's saved tensors through an in-memory safetensors image. */
 static prism_st_file *saved(prism_adapter *ad) {
     prism_st_writer *w = NULL;
@@ -63,7 +73,7 @@ static prism_st_file *saved(prism_adapter *ad) {
     cr_assert_eq(prism_st_writer_serialize(w, &data, &n, err, sizeof err), PRISM_OK, "%s", err);
     cr_assert_eq(prism_st_parse(data, n, "memory", &f, err, sizeof err), PRISM_OK, "%s", err);
     prism_st_writer_destroy(w);
-    free(data);
+    g_image = data;
     return f;
 }
 
@@ -83,7 +93,7 @@ static prism_st_file *image(const float *coef, const int64_t *index) {
     cr_assert_eq(prism_st_writer_serialize(w, &data, &n, err, sizeof err), PRISM_OK, "%s", err);
     cr_assert_eq(prism_st_parse(data, n, "memory", &f, err, sizeof err), PRISM_OK, "%s", err);
     prism_st_writer_destroy(w);
-    free(data);
+    g_image = data;
     return f;
 }
 
@@ -121,7 +131,7 @@ Test(spectral_big, sdctft_beyond_2p24_entries) {
     pc_random(45, coef, K, -1.0f, 1.0f);
     prism_st_file *f = image(coef, want);
     cr_assert_eq(prism_adapter_load_tensors(ad, PREFIX, f), PRISM_OK, "%s", prism_error_message(ctx));
-    prism_st_close(f);
+    close_image(f);
     cr_assert_eq(prism_spectral_adapter_entries(ad, &cnt, got), PRISM_OK);
     cr_assert_eq(cnt, K);
     for (int l = 0; l < K; l++) cr_expect_eq(got[l], want[l], "entry %d", l);
@@ -134,7 +144,7 @@ Test(spectral_big, sdctft_beyond_2p24_entries) {
     cr_assert(ti && ti->dtype == PRISM_DTYPE_I64 && ti->ndim == 1 && ti->shape[0] == K);
     cr_assert_eq(prism_st_read_i64(f, key, got, K, err, sizeof err), PRISM_OK, "%s", err);
     for (int l = 0; l < K; l++) cr_expect_eq(got[l], want[l], "saved entry %d", l);
-    prism_st_close(f);
+    close_image(f);
 
     /* forward and backward vs float64 on the host at those entries */
     prism_stream *s = NULL;
@@ -185,11 +195,11 @@ Test(spectral_big, sdctft_beyond_2p24_entries) {
     f = image(coef, bad);
     cr_expect_eq(prism_adapter_load_tensors(ad, PREFIX, f), PRISM_ERR_FORMAT);
     cr_expect(strstr(prism_error_message(ctx), "sdctft_index[5]"), "%s", prism_error_message(ctx));
-    prism_st_close(f);
+    close_image(f);
     bad[5] = BIG + 4117;
     f = image(coef, bad);
     cr_expect_eq(prism_adapter_load_tensors(ad, PREFIX, f), PRISM_ERR_FORMAT);
-    prism_st_close(f);
+    close_image(f);
     cr_assert_eq(prism_spectral_adapter_entries(ad, &cnt, got), PRISM_OK);
     for (int l = 0; l < K; l++) cr_expect_eq(got[l], want[l], "entry %d after a refused load", l);
 
