@@ -11,9 +11,10 @@
 // The grid is 1-D over (batch, row tile, column tile), column tile fastest,
 // and may be folded into y/z by the runtime (prism_group_linear).
 //
-// gemm_reg (CPU devices): no shared memory. A workgroup owns TM rows and
+// gemm_reg (CPU devices): no shared memory. A workgroup owns LY*TM rows and
 // LX*TN columns; every invocation keeps a TM x TN block of C in registers
-// (lane x owns TN adjacent columns). On llvmpipe every buffer or shared load
+// (lane (x, y) owns TN adjacent columns of TM adjacent rows; LY = 1 except
+// for outputs of at most 8 columns, which stack the lanes along M). On llvmpipe every buffer or shared load
 // inside a loop becomes a per-lane scalar loop, so the cost is the number of
 // load *instructions* per multiply-add: big tiles (16 x 16) and vec4 loads
 // (VEC = 1, chosen by the dispatcher when M, N, K and every binding start are
@@ -74,7 +75,7 @@ void main() {
     uint bt = g / tiles;
     uint r = g - bt * tiles;
     uint tr = r / pc.tiles_n;
-    uint m0 = tr * TM;
+    uint m0 = tr * (LY * TM) + gl_LocalInvocationID.y * TM;
     uint n0 = (r - tr * pc.tiles_n) * (LX * TN) + gl_LocalInvocationID.x * TN;
     uint ab = pc.boff[1] + bt * pc.sa, bb = pc.boff[2] + bt * pc.sb;
 

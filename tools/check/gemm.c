@@ -156,6 +156,13 @@ G3(v_b_bcast, 1, 0, 3, 3, 1, 20, 44, 12, 1.0f, 0.0f)
 static const gemm_case v_split = {1, 0, 2, 2, 2, 100, 24, 40, 1.0f, 0.5f, false, "1000", 0};
 static const gemm_case v_misaligned = {0, 0, 0, 0, 0, 36, 20, 28, 1.0f, 0.0f, false, NULL, 1};
 static const gemm_case v_misaligned_t = {1, 1, 2, 2, 2, 36, 20, 28, 1.0f, 0.0f, false, NULL, 3};
+/* Skinny outputs (N <= 8: lanes stacked along M, 4 x 8 or 4 x 4 outputs
+ * each): vec4 and scalar paths, every layout, K blocked in 3 dispatches,
+ * edges in M and N. */
+G2(sk8_nn, 0, 0, 260, 8, 1028, 1.0f, 0.5f) G2(sk8_nt, 0, 1, 260, 8, 1028, 1.0f, 0.0f)
+G2(sk8_tn, 1, 0, 1028, 8, 260, 0.5f, 1.0f) G2(sk4_tt, 1, 1, 132, 4, 516, -1.0f, 0.0f)
+G2(sk6_nn, 0, 0, 131, 6, 33, 1.0f, 0.0f) G2(sk2_tn, 1, 0, 67, 2, 9, 1.0f, 0.0f)
+G3(sk_b_nt, 0, 1, 3, 3, 3, 70, 8, 20, 1.0f, 0.0f)
 /* A of 262400 x 128 floats = 134 MB: over lavapipe's real 128 MiB limit */
 static const gemm_case huge_rows = {0, 0, 0, 0, 0, 262400, 3, 128, 1.0f, 0.0f, false, NULL, 0};
 
@@ -169,6 +176,9 @@ const pc_case pc_cases_gemm[] = {
     D("NN 129x131 K=1000", k1000_nn), D("TT 129x131 K=1000", k1000_tt),
     D("NN 1000x999 K=257 b-.5", big_nn), D("NT 1000x999 K=257", big_nt), D("TN 999x1000 K=257", big_tn),
     D("TN 3x5 K=4099", long_k),
+    D("NN 260x8 K=1028 b.5 skinny", sk8_nn), D("NT 260x8 K=1028 skinny", sk8_nt),
+    D("TN 1028x8 K=260 a.5 b1 skinny", sk8_tn), D("TT 132x4 K=516 a-1 skinny", sk4_tt),
+    D("NN 131x6 K=33 skinny", sk6_nn), D("TN 67x2 K=9 skinny", sk2_tn), D("NT [3] 70x8 K=20 skinny", sk_b_nt),
     D("NN [3] 7x9 K=5", b_nn), D("TT [4] 33x17 K=65", b_tt), D("NT [5] A bcast 31x19 K=23", b_bcast_a),
     D("TN [5] B bcast 31x19 K=23", b_bcast_b), D("NN [2] A,B bcast 9x70 K=11", b_bcast_ab),
     D("NN 37x41 K=29 beta 0, C NaN", nan_nn), D("TN [3] B bcast beta 0, C NaN", nan_b_tn),
