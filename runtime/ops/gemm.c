@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../internal.h"
+#include "op_util.h"
 #include "../reference/gemm.h"
 
 static const char *OP = "gemm";
@@ -61,22 +62,6 @@ static prism_status shape_error(prism_stream *s, const char *why, const prism_te
     char bx[64], by[64];
     return prism_set_error(prism_stream_context(s), PRISM_ERR_SHAPE, "gemm: %s %s and %s %s: %s", xn,
                            prism_tensor_shape_str(x, bx, sizeof bx), yn, prism_tensor_shape_str(y, by, sizeof by), why);
-}
-
-static bool overlap(const prism_tensor *x, const prism_tensor *y) {
-    return x->storage == y->storage && x->offset < y->offset + y->numel && y->offset < x->offset + x->numel;
-}
-
-/* Largest element count of one binding; PRISM_GEMM_MAX_BINDING (elements)
- * may lower it so tests exercise the split paths with small tensors. */
-static int64_t max_binding(prism_context *ctx) {
-    int64_t lim = prism_max_binding_elems(ctx);
-    const char *e = getenv("PRISM_GEMM_MAX_BINDING");
-    if (e && *e) {
-        long long v = strtoll(e, NULL, 10);
-        if (v >= 16 && v < lim) lim = v - v % 4; /* keep 16-byte offset alignment */
-    }
-    return lim;
 }
 
 typedef struct plan {
@@ -201,7 +186,7 @@ static prism_status record_device(prism_stream *s, const gemm_args *g) {
     plan p;
     prism_status st = choose_variant(ctx, g->ta, g->tb, &p);
     if (st) return st;
-    const int64_t M = g->m, N = g->n, K = g->k, lim = max_binding(ctx);
+    const int64_t M = g->m, N = g->n, K = g->k, lim = prism_op_max_binding(ctx, "PRISM_GEMM_MAX_BINDING");
     const int64_t span_a = M * K, span_b = K * N, span_c = M * N;
     if (span_b > lim)
         return prism_set_error(ctx, PRISM_ERR_UNSUPPORTED,
@@ -285,9 +270,9 @@ prism_status prism_gemm(prism_stream *s, int trans_a, int trans_b, float alpha, 
         snprintf(why, sizeof why, "C must be [%s%lld, %lld]", d ? "batch, " : "", (long long)m, (long long)n);
         return shape_error(s, why, a, an, c, "C");
     }
-    if (overlap(c, a) || overlap(c, b))
+    if (prism_op_overlap(c, a) || prism_op_overlap(c, b))
         return prism_set_error(ctx, PRISM_ERR_INVALID_ARGUMENT, "gemm: C overlaps %s; the output must not alias an input",
-                               overlap(c, a) ? "A" : "B");
+                               prism_op_overlap(c, a) ? "A" : "B");
     if (!isfinite(alpha) || !isfinite(beta))
         return prism_set_error(ctx, PRISM_ERR_NOT_FINITE, "gemm: alpha = %g, beta = %g must be finite", alpha, beta);
 

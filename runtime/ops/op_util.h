@@ -32,9 +32,10 @@ static inline bool prism_op_same_range(const prism_tensor *p, const prism_tensor
     return p->storage == q->storage && p->offset == q->offset && p->numel == q->numel;
 }
 
-/* t starts on a 16-byte boundary of its buffer (vec4 loads). */
+/* t starts on a 16-byte boundary of its buffer (vec4 loads); NULL (an
+ * absent optional operand) counts as aligned. */
 static inline bool prism_op_aligned16(const prism_tensor *t) {
-    return (t->storage->offset + (VkDeviceSize)t->offset * 4) % 16 == 0;
+    return !t || (t->storage->offset + (VkDeviceSize)t->offset * 4) % 16 == 0;
 }
 
 static inline uint32_t prism_op_pow2_floor(uint32_t v) {

@@ -6,6 +6,7 @@
  * second reduction pass). */
 #include <string.h>
 #include "../internal.h"
+#include "op_util.h"
 #include "../reference/reduce.h"
 
 typedef struct reduce_args {
@@ -20,22 +21,10 @@ static void reduce_ref(const void *p) {
                          r->rows, r->cols);
 }
 
-/* An output sharing memory with an input would be overwritten while other
- * workgroups still read it. */
-static bool overlap(const prism_tensor *p, const prism_tensor *q) {
-    return p->storage == q->storage && p->offset < q->offset + q->numel && q->offset < p->offset + p->numel;
-}
-
 /* Rows readable as vec4: whole vec4s per row and a 16-byte aligned start
  * (then every row start is aligned too). */
 static bool vec4_ok(const prism_tensor *t, int64_t cols) {
     return cols % 4 == 0 && (t->storage->offset + (VkDeviceSize)t->offset * 4) % 16 == 0;
-}
-
-static uint32_t pow2_floor(uint32_t v) {
-    uint32_t p = 1;
-    while (p * 2 <= v) p *= 2;
-    return p;
 }
 
 /* Invocations per row: enough that each one sums ~32 elements (or vec4s).
@@ -68,7 +57,7 @@ static prism_status row_reduce(prism_stream *s, const char *op, prism_reduce_mod
         return prism_set_error(ctx, PRISM_ERR_SHAPE,
                                "%s: output %s has %lld elements, expected %lld (one per row of input %s)", op, sy,
                                (long long)y->numel, (long long)rows, sa);
-    if (overlap(y, a) || (mode == PRISM_REDUCE_DOT && overlap(y, b)))
+    if (prism_op_overlap(y, a) || (mode == PRISM_REDUCE_DOT && prism_op_overlap(y, b)))
         return prism_set_error(ctx, PRISM_ERR_INVALID_ARGUMENT, "%s: output %s overlaps an input", op, sy);
 
     if (prism_stream_is_reference(s)) {
@@ -84,7 +73,7 @@ static prism_status row_reduce(prism_stream *s, const char *op, prism_reduce_mod
                                "(maxStorageBufferRange %llu bytes)",
                                op, sa, (long long)cols, (long long)maxe,
                                (unsigned long long)ctx->caps.max_storage_buffer_range);
-    uint32_t ls = pow2_floor(prism_local_size_1d(ctx)); /* the tree needs a power of two */
+    uint32_t ls = prism_op_pow2_floor(prism_local_size_1d(ctx)); /* the tree needs a power of two */
     const prism_tensor *second = mode == PRISM_REDUCE_DOT ? b : a;
     bool v4 = vec4_ok(a, cols) && vec4_ok(second, cols);
     uint32_t tpr = threads_per_row(v4 ? cols / 4 : cols, ls);

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../internal.h"
+#include "op_util.h"
 #include "../reference/reflect.h"
 #include "prism/reflect.h"
 
@@ -67,34 +68,10 @@ static void bwd_ref(const void *p) {
                                prism_ref_data(a->dy), prism_ref_data(a->u), data_or_null(a->v), a->rows, a->d, a->nb);
 }
 
-static bool overlap(const prism_tensor *p, const prism_tensor *q) {
-    return p && q && p->storage == q->storage && p->offset < q->offset + q->numel && q->offset < p->offset + p->numel;
-}
-
-static bool aligned16(const prism_tensor *t) {
-    return !t || (t->storage->offset + (VkDeviceSize)t->offset * 4) % 16 == 0;
-}
-
-static uint32_t pow2_floor(uint32_t v) {
-    uint32_t p = 1;
-    while (p * 2 <= v) p *= 2;
-    return p;
-}
-
 static uint32_t pow2_ceil(int64_t v) {
     uint32_t p = 1;
     while ((int64_t)p < v && p < (1u << 30)) p *= 2;
     return p;
-}
-
-static int64_t max_binding(const prism_context *ctx) {
-    int64_t lim = prism_max_binding_elems(ctx);
-    const char *e = getenv("PRISM_REFLECT_MAX_BINDING");
-    if (e && *e) {
-        long long v = strtoll(e, NULL, 10);
-        if (v >= 16 && v < lim) lim = v - v % 4; /* keep 16-byte offset alignment */
-    }
-    return lim;
 }
 
 /* Values the segment tree reduces at once (shader: NV = K + R*Q). */
@@ -117,7 +94,7 @@ static prism_status make_plan(prism_context *ctx, const char *op, int64_t rows, 
     p->v4 = v4;
     p->vs = v4 ? 4 : 1;
     int64_t bwv = p->bw / p->vs;
-    p->ls = pow2_floor(prism_local_size_1d(ctx));
+    p->ls = prism_op_pow2_floor(prism_local_size_1d(ctx));
     /* CPU devices (tuned on lavapipe, docs/ether.md): one invocation per
      * segment (barriers and shared memory cost more there than reading x
      * twice), contiguous runs of E items, small workgroups so work spreads
@@ -139,8 +116,8 @@ static prism_status make_plan(prism_context *ctx, const char *op, int64_t rows, 
     if (tile && *tile) {
         unsigned ts = 0, te = 0, tr = 0, tc = 2, tl = 0;
         if (sscanf(tile, "%u,%u,%u,%u,%u", &ts, &te, &tr, &tc, &tl) >= 1) {
-            if (tl) p->ls = PRISM_MIN(lmax, pow2_floor(tl));
-            if (ts) smax = PRISM_MIN(p->ls, pow2_floor(ts));
+            if (tl) p->ls = PRISM_MIN(lmax, prism_op_pow2_floor(tl));
+            if (ts) smax = PRISM_MIN(p->ls, prism_op_pow2_floor(ts));
             if (te) e = PRISM_MIN(te, 16u);
             if (tr) r = PRISM_MIN(tr, 8u);
             if (tc <= 1) contig = tc == 1;
@@ -156,7 +133,7 @@ static prism_status make_plan(prism_context *ctx, const char *op, int64_t rows, 
     if ((uint64_t)nvalues(p->R, bwd, plus) * p->ls * 4 > shared)
         return prism_set_error(ctx, PRISM_ERR_UNSUPPORTED, "%s: the device's %u bytes of shared memory are too few",
                                op, shared);
-    int64_t maxe = max_binding(ctx);
+    int64_t maxe = prism_op_max_binding(ctx, "PRISM_REFLECT_MAX_BINDING");
     if (d > maxe)
         return prism_set_error(ctx, PRISM_ERR_UNSUPPORTED,
                                "%s: rows of %lld elements exceed one storage binding (%lld elements, "
@@ -288,8 +265,8 @@ static prism_status check_overlaps(prism_stream *s, const char *op, const prism_
     for (int i = 0; i < nout; i++) {
         if (!outs[i]) continue;
         bool bad = false;
-        for (int j = 0; j < nin && !bad; j++) bad = overlap(outs[i], ins[j]);
-        for (int j = 0; j < i && !bad; j++) bad = overlap(outs[i], outs[j]);
+        for (int j = 0; j < nin && !bad; j++) bad = prism_op_overlap(outs[i], ins[j]);
+        for (int j = 0; j < i && !bad; j++) bad = prism_op_overlap(outs[i], outs[j]);
         if (bad) {
             char b[64];
             return prism_set_error(prism_stream_context(s), PRISM_ERR_INVALID_ARGUMENT,
@@ -324,7 +301,8 @@ prism_status prism_reflect(prism_stream *s, const prism_tensor *x, const prism_t
         const prism_tensor *ts[5] = {x, u, y, v ? v : u, bias ? bias : u};
         return prism_ref_enqueue(s, op, fwd_ref, &a, sizeof a, ts, 5);
     }
-    bool v4 = (d / nb) % 4 == 0 && aligned16(x) && aligned16(y) && aligned16(u) && aligned16(v) && aligned16(bias);
+    bool v4 = (d / nb) % 4 == 0 && prism_op_aligned16(x) && prism_op_aligned16(y) && prism_op_aligned16(u) &&
+              prism_op_aligned16(v) && prism_op_aligned16(bias);
     plan p;
     if ((st = make_plan(ctx, op, rows, d, nb, false, v != NULL, v4, 0, &p))) return st;
     return record_rows(s, op, &p, F_OUT | (bias ? F_BIAS : 0), y, x, u, v, bias, NULL, NULL);
@@ -335,7 +313,7 @@ int64_t prism_reflect_work_elems(const prism_context *ctx, int64_t rows, int64_t
     int64_t K = plus ? 2 : 1, per = K * d;
     /* Chunks hold MIN_CHUNK_ROWS rows unless one binding holds fewer rows
      * (fit); then make_plan's chunk is still at least half of fit. */
-    int64_t fit = PRISM_MAX(1, max_binding(ctx) / d);
+    int64_t fit = PRISM_MAX(1, prism_op_max_binding(ctx, "PRISM_REFLECT_MAX_BINDING") / d);
     int64_t chunks = PRISM_CEIL_DIV(rows, PRISM_MIN((int64_t)MIN_CHUNK_ROWS, (fit + 1) / 2));
     int64_t cap = PRISM_MAX(1, prism_max_binding_elems(ctx) / per); /* reflect_final binds them all at once */
     return PRISM_MIN(chunks, cap) * per;
@@ -379,8 +357,8 @@ prism_status prism_reflect_backward(prism_stream *s, const prism_tensor *x, cons
         return prism_ref_enqueue(s, op, bwd_ref, &a, sizeof a, ts, 7);
     }
     if (!grads && !dx) return PRISM_OK; /* nothing requested */
-    bool v4 = (d / nb) % 4 == 0 && aligned16(x) && aligned16(u) && aligned16(v) && aligned16(dy) && aligned16(dx) &&
-              aligned16(grads ? work : NULL);
+    bool v4 = (d / nb) % 4 == 0 && prism_op_aligned16(x) && prism_op_aligned16(u) && prism_op_aligned16(v) &&
+              prism_op_aligned16(dy) && prism_op_aligned16(dx) && prism_op_aligned16(grads ? work : NULL);
     plan p;
     if (!grads) { /* dx = dy H is the forward applied to dy */
         if ((st = make_plan(ctx, op, rows, d, nb, false, v != NULL, v4, 0, &p))) return st;

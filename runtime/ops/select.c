@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../internal.h"
+#include "op_util.h"
 #include "../reference/select.h"
 #include "prism/spectral.h"
 
@@ -193,10 +194,6 @@ static prism_status sweep(prism_stream *s, prism_selector *sel, const prism_tens
     return PRISM_OK;
 }
 
-static bool overlap(const prism_tensor *p, const prism_tensor *q) {
-    return p->storage == q->storage && p->offset < q->offset + q->numel && q->offset < p->offset + p->numel;
-}
-
 prism_status prism_select(prism_stream *s, prism_selector *sel, const prism_tensor *score, prism_tensor *index) {
     const char *op = "select";
     prism_status st = prism_op_begin(s, op);
@@ -216,7 +213,7 @@ prism_status prism_select(prism_stream *s, prism_selector *sel, const prism_tens
     if (index->ndim != 2 || index->shape[0] != in->n_selected || index->shape[1] != 2)
         return prism_set_error(ctx, PRISM_ERR_SHAPE, "%s: index %s, expected [%lld, 2] (score %s)", op, si,
                                (long long)in->n_selected, ss);
-    if (overlap(score, index))
+    if (prism_op_overlap(score, index))
         return prism_set_error(ctx, PRISM_ERR_INVALID_ARGUMENT, "%s: index %s overlaps score %s", op, si, ss);
 
     if (prism_stream_is_reference(s)) {

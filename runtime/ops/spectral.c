@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../internal.h"
+#include "op_util.h"
 #include "../reference/spectral.h"
 #include "prism/spectral.h"
 
@@ -130,10 +131,6 @@ cleanup:
 
 /* ---------------------------------------------------------------- common checks */
 
-static bool overlap(const prism_tensor *p, const prism_tensor *q) {
-    return p && q && p->storage == q->storage && p->offset < q->offset + q->numel && q->offset < p->offset + p->numel;
-}
-
 static prism_status begin(prism_stream *s, const char *op, const prism_spectral_index *ix) {
     prism_status st = prism_op_begin(s, op);
     if (st) return st;
@@ -241,7 +238,7 @@ prism_status prism_spectral_scatter(prism_stream *s, const prism_spectral_index 
     if (F->ndim != 2 || F->shape[0] != ix->rows || F->shape[1] != ix->cols)
         return prism_set_error(ctx, PRISM_ERR_SHAPE, "%s: F %s, the index is for [%lld, %lld]", op,
                                prism_tensor_shape_str(F, b, sizeof b), (long long)ix->rows, (long long)ix->cols);
-    if (overlap(F, coef)) return prism_set_error(ctx, PRISM_ERR_INVALID_ARGUMENT, "%s: F overlaps coef", op);
+    if (prism_op_overlap(F, coef)) return prism_set_error(ctx, PRISM_ERR_INVALID_ARGUMENT, "%s: F overlaps coef", op);
     if (prism_stream_is_reference(s)) {
         sp_args a = {.kind = 0, .rows = ix->rows, .cols = ix->cols, .n = ix->n, .alpha = alpha, .pairs = ix->pairs,
                      .w = ix->w, .coef = coef, .out = F};
@@ -297,7 +294,7 @@ prism_status prism_spectral_gather(prism_stream *s, const prism_spectral_index *
     if ((st = check_rows(s, op, "Xh", Xh, fourier, lx, -1))) return st;
     int64_t T = Xh->shape[0];
     if ((st = check_rows(s, op, "Z", Z, fourier, lz, T))) return st;
-    if (overlap(Z, Xh) || overlap(Z, coef))
+    if (prism_op_overlap(Z, Xh) || prism_op_overlap(Z, coef))
         return prism_set_error(ctx, PRISM_ERR_INVALID_ARGUMENT, "%s: Z overlaps an input", op);
     if (prism_stream_is_reference(s)) {
         sp_args a = {.kind = 1, .fourier = fourier, .transpose = tr, .rows = ix->rows, .cols = ix->cols, .n = ix->n,
@@ -339,12 +336,6 @@ prism_status prism_spectral_gather(prism_stream *s, const prism_spectral_index *
     return PRISM_OK;
 }
 
-static uint32_t pow2_floor(uint32_t v) {
-    uint32_t p = 1;
-    while (p * 2 <= v) p *= 2;
-    return p;
-}
-
 prism_status prism_spectral_coef_grad(prism_stream *s, const prism_spectral_index *ix, prism_spectral_domain dom,
                                       double alpha, const prism_tensor *Gh, const prism_tensor *Xh, float beta,
                                       prism_tensor *grad) {
@@ -362,7 +353,7 @@ prism_status prism_spectral_coef_grad(prism_stream *s, const prism_spectral_inde
     if ((st = check_rows(s, op, "Gh", Gh, fourier, ix->rows, -1))) return st;
     int64_t T = Gh->shape[0];
     if ((st = check_rows(s, op, "Xh", Xh, fourier, ix->cols, T))) return st;
-    if (overlap(grad, Gh) || overlap(grad, Xh))
+    if (prism_op_overlap(grad, Gh) || prism_op_overlap(grad, Xh))
         return prism_set_error(ctx, PRISM_ERR_INVALID_ARGUMENT, "%s: grad overlaps an input", op);
     if (prism_stream_is_reference(s)) {
         sp_args a = {.kind = 2, .fourier = fourier, .rows = ix->rows, .cols = ix->cols, .n = ix->n, .T = T,
@@ -373,7 +364,7 @@ prism_status prism_spectral_coef_grad(prism_stream *s, const prism_spectral_inde
     int64_t tc = tokens_per_chunk(ctx, rg, rx, &st, op);
     if (st) return st;
     /* a workgroup per coefficient: no wider than the tokens it strides over */
-    uint32_t ls = pow2_floor(prism_local_size_1d(ctx)), want = 1;
+    uint32_t ls = prism_op_pow2_floor(prism_local_size_1d(ctx)), want = 1;
     while (want < ls && (int64_t)want < T) want *= 2;
     for (int64_t t0 = 0; t0 < T; t0 += tc) {
         int64_t nt = PRISM_MIN(tc, T - t0);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../internal.h"
+#include "op_util.h"
 #include "../reference/xpeft.h"
 #include "prism/profiles.h"
 #include "prism/xpeft.h"
@@ -25,25 +26,10 @@
 enum { F_HARD = 1, F_ACC = 2 };                     /* xpeft.comp flags */
 enum { M_ACC = 1, M_BIAS = 2, M_PLUS = 4 };         /* multi.comp flags */
 
-static bool overlap(const prism_tensor *p, const prism_tensor *q) {
-    return p && q && p->storage == q->storage && p->offset < q->offset + q->numel &&
-           q->offset < p->offset + p->numel;
-}
-
 /* The first element starts 16-byte aligned in its buffer (vec4 bindings). */
-static bool aligned16(const prism_tensor *t) {
-    return !t || (t->storage->offset + (VkDeviceSize)t->offset * 4) % 16 == 0;
-}
-
-static uint32_t pow2_floor(uint32_t v) {
-    uint32_t p = 1;
-    while (p * 2 <= v) p *= 2;
-    return p;
-}
-
 /* Power-of-two workgroup size near `want` invocations, within the device's. */
 static uint32_t wg_size(const prism_context *ctx, int64_t want) {
-    uint32_t ls = pow2_floor(prism_local_size_1d(ctx)), p = 1;
+    uint32_t ls = prism_op_pow2_floor(prism_local_size_1d(ctx)), p = 1;
     while ((int64_t)p < want && p < ls) p *= 2;
     return p;
 }
@@ -127,7 +113,7 @@ prism_status prism_xpeft_mask(prism_stream *s, prism_mask_kind kind, int k, cons
     if (kind == PRISM_MASK_HARD && (k < 1 || k > n))
         return prism_set_error(ctx, PRISM_ERR_INVALID_ARGUMENT, "%s: hard mask k = %d outside 1..%lld (logits %s)", OP,
                                k, (long long)n, shp(logits, a, sizeof a));
-    if (overlap(w, logits)) return prism_set_error(ctx, PRISM_ERR_INVALID_ARGUMENT, "%s: w overlaps logits", OP);
+    if (prism_op_overlap(w, logits)) return prism_set_error(ctx, PRISM_ERR_INVALID_ARGUMENT, "%s: w overlaps logits", OP);
     if ((st = check_fit(s, OP, what, t, 2))) return st;
     if (prism_stream_is_reference(s)) {
         mask_args m = {w, logits, rows, n, kind == PRISM_MASK_HARD ? k : 0, kind == PRISM_MASK_HARD};
@@ -169,7 +155,7 @@ prism_status prism_xpeft_mask_backward(prism_stream *s, prism_mask_kind kind, co
     if (dw->numel != w->numel || ds->numel != w->numel || last_dim(dw) != n || last_dim(ds) != n)
         return prism_set_error(ctx, PRISM_ERR_SHAPE, "%s: w %s, dw %s and ds %s must have one shape", OP,
                                shp(w, a, sizeof a), shp(dw, b, sizeof b), shp(ds, c, sizeof c));
-    if (overlap(ds, w) || overlap(ds, dw))
+    if (prism_op_overlap(ds, w) || prism_op_overlap(ds, dw))
         return prism_set_error(ctx, PRISM_ERR_INVALID_ARGUMENT, "%s: ds overlaps w or dw", OP);
     if ((st = check_fit(s, OP, what, t, 3))) return st;
     int hard = kind == PRISM_MASK_HARD, acc = accumulate ? 1 : 0;
@@ -232,7 +218,7 @@ prism_status prism_xpeft_bank_sum(prism_stream *s, const prism_tensor *w, const 
     if (st) return st;
     int64_t P, N, D;
     if ((st = bank_shapes(s, OP, w, "w", bank, out, "out", &P, &N, &D))) return st;
-    if (overlap(out, w) || overlap(out, bank))
+    if (prism_op_overlap(out, w) || prism_op_overlap(out, bank))
         return prism_set_error(prism_stream_context(s), PRISM_ERR_INVALID_ARGUMENT, "%s: out overlaps w or bank", OP);
     if ((st = check_fit(s, OP, what, t, 3))) return st;
     if (prism_stream_is_reference(s)) {
@@ -240,8 +226,8 @@ prism_status prism_xpeft_bank_sum(prism_stream *s, const prism_tensor *w, const 
         return prism_ref_enqueue(s, OP, sum_ref, &m, sizeof m, t, 3);
     }
     prism_context *ctx = prism_stream_context(s);
-    uint32_t ls = pow2_floor(prism_local_size_1d(ctx)), pb = P >= 8 ? 8 : P >= 4 ? 4 : P >= 2 ? 2 : 1;
-    bool v4 = D % 4 == 0 && aligned16(out) && aligned16(bank);
+    uint32_t ls = prism_op_pow2_floor(prism_local_size_1d(ctx)), pb = P >= 8 ? 8 : P >= 4 ? 4 : P >= 2 ? 2 : 1;
+    bool v4 = D % 4 == 0 && prism_op_aligned16(out) && prism_op_aligned16(bank);
     int64_t items = (v4 ? D / 4 : D) * PRISM_CEIL_DIV(P, (int64_t)pb); /* pb rows of w per invocation */
     xp_push pc = {(uint32_t)P, (uint32_t)N, (uint32_t)D, 0, 0};
     return record(s, OP, v4 ? "xpeft_bank_sum_vec4" : "xpeft_bank_sum", ls, pb,
@@ -257,7 +243,7 @@ prism_status prism_xpeft_bank_grad(prism_stream *s, const prism_tensor *bank, co
     if (st) return st;
     int64_t P, N, D;
     if ((st = bank_shapes(s, OP, dw, "dw", bank, d_eff, "d_eff", &P, &N, &D))) return st;
-    if (overlap(dw, d_eff) || overlap(dw, bank))
+    if (prism_op_overlap(dw, d_eff) || prism_op_overlap(dw, bank))
         return prism_set_error(prism_stream_context(s), PRISM_ERR_INVALID_ARGUMENT, "%s: dw overlaps d_eff or bank",
                                OP);
     if ((st = check_fit(s, OP, what, t, 3))) return st;
@@ -268,7 +254,7 @@ prism_status prism_xpeft_bank_grad(prism_stream *s, const prism_tensor *bank, co
     prism_context *ctx = prism_stream_context(s);
     xp_push pc = {(uint32_t)P, (uint32_t)N, (uint32_t)D, 0, accumulate ? F_ACC : 0};
     /* ~32 products per invocation: fewer tree levels (barriers are costly on CPU devices) */
-    bool v4 = D % 4 == 0 && aligned16(d_eff) && aligned16(bank);
+    bool v4 = D % 4 == 0 && prism_op_aligned16(d_eff) && prism_op_aligned16(bank);
     return record(s, OP, v4 ? "xpeft_bank_grad_vec4" : "xpeft_bank_grad", wg_size(ctx, PRISM_CEIL_DIV(D, 32)), 0,
                   (uint64_t)(P * N), t, 3, 1, &pc, sizeof pc);
 }
@@ -322,7 +308,7 @@ prism_status prism_multi_matvec(prism_stream *s, const prism_tensor *M, const pr
                                shp(ids, d, sizeof d), bias ? ", bias " : "", bias ? shp(bias, a, sizeof a) : "",
                                (long long)C, (long long)R, (long long)R);
     for (int i = 1; i < 5; i++)
-        if (overlap(y, t[i])) return prism_set_error(ctx, PRISM_ERR_INVALID_ARGUMENT, "%s: y overlaps %s", OP, what[i]);
+        if (prism_op_overlap(y, t[i])) return prism_set_error(ctx, PRISM_ERR_INVALID_ARGUMENT, "%s: y overlaps %s", OP, what[i]);
     if ((st = check_fit(s, OP, what, t, 5))) return st;
     if (P > INT32_MAX || T * R > INT32_MAX)
         return prism_set_error(ctx, PRISM_ERR_UNSUPPORTED, "%s: P or T*R beyond 2^31", OP);
@@ -331,13 +317,13 @@ prism_status prism_multi_matvec(prism_stream *s, const prism_tensor *M, const pr
         const prism_tensor *ts[5] = {y, M, x, ids, bias ? bias : ids};
         return prism_ref_enqueue(s, OP, mv_ref, &m, sizeof m, ts, 5);
     }
-    uint32_t ls = pow2_floor(prism_local_size_1d(ctx)), S = segment(ctx, C);
+    uint32_t ls = prism_op_pow2_floor(prism_local_size_1d(ctx)), S = segment(ctx, C);
     multi_push pc = {(uint32_t)T, (uint32_t)R, (uint32_t)C, 0, (uint32_t)P,
                      (uint32_t)((accumulate ? M_ACC : 0) | (bias ? M_BIAS : 0))};
     const prism_tensor *bind[5] = {y, M, x, ids, bias ? bias : ids};
     /* 4 outputs per invocation: vec4 loads of M and y (several times fewer
      * loop iterations on CPU devices) */
-    if (S == 1 && R % 4 == 0 && aligned16(y) && aligned16(M) && aligned16(bias))
+    if (S == 1 && R % 4 == 0 && prism_op_aligned16(y) && prism_op_aligned16(M) && prism_op_aligned16(bias))
         return record(s, OP, "multi_matvec_vec4", ls, 0, (uint64_t)PRISM_CEIL_DIV(T * R / 4, (int64_t)ls), bind, 5, 1,
                       &pc, sizeof pc);
     return record(s, OP, "multi_matvec", ls, S, (uint64_t)PRISM_CEIL_DIV(T * R, (int64_t)(ls / S)), bind, 5, 1, &pc,
@@ -379,7 +365,7 @@ prism_status prism_multi_reflect(prism_stream *s, const prism_tensor *x, const p
                                shp(u, a, sizeof a), shp(x, b, sizeof b), shp(y, c, sizeof c), (long long)d,
                                (long long)d);
     for (int i = 1; i < 6; i++)
-        if (overlap(y, t[i])) return prism_set_error(ctx, PRISM_ERR_INVALID_ARGUMENT, "%s: y overlaps %s", OP, what[i]);
+        if (prism_op_overlap(y, t[i])) return prism_set_error(ctx, PRISM_ERR_INVALID_ARGUMENT, "%s: y overlaps %s", OP, what[i]);
     if ((st = check_fit(s, OP, what, t, 6))) return st;
     if (P > INT32_MAX || T * nb > INT32_MAX || T * d > INT32_MAX)
         return prism_set_error(ctx, PRISM_ERR_UNSUPPORTED, "%s: P or T*d beyond 2^31", OP);
@@ -388,7 +374,7 @@ prism_status prism_multi_reflect(prism_stream *s, const prism_tensor *x, const p
         rf_args m = {y, x, ids, u, v, bias, T, d, nb, P};
         return prism_ref_enqueue(s, OP, rf_ref, &m, sizeof m, bind, 6);
     }
-    uint32_t ls = pow2_floor(prism_local_size_1d(ctx)), S = segment(ctx, bw);
+    uint32_t ls = prism_op_pow2_floor(prism_local_size_1d(ctx)), S = segment(ctx, bw);
     multi_push pc = {(uint32_t)T, (uint32_t)d, (uint32_t)bw, (uint32_t)nb, (uint32_t)P,
                      (uint32_t)((bias ? M_BIAS : 0) | (v ? M_PLUS : 0))};
     return record(s, OP, "multi_reflect", ls, S, (uint64_t)PRISM_CEIL_DIV(T * nb, (int64_t)(ls / S)), bind, 6, 1, &pc,

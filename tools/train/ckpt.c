@@ -113,6 +113,19 @@ prism_status pt_base_save(const pt_base *b, const char *path, const char *meta_j
 }
 
 /* Tensor `name` must exist with exactly the given shape. */
+/* The shape of trainable t and a host buffer grown to its size (the AdamW
+ * moments pass through it on save and on load). */
+static prism_status staging(const prism_tensor *t, float **buf, int64_t shape[PRISM_MAX_DIMS], int *nd, int64_t *cnt,
+                            char *err, size_t err_len) {
+    *cnt = prism_tensor_numel(t);
+    *nd = prism_tensor_ndim(t);
+    for (int d = 0; d < *nd; d++) shape[d] = prism_tensor_dim(t, d);
+    float *nb = realloc(*buf, (size_t)*cnt * sizeof *nb);
+    if (!nb) return oom(err, err_len);
+    *buf = nb;
+    return PRISM_OK;
+}
+
 static prism_status read_exact_f32(const prism_st_file *f, const char *path, const char *name, int ndim,
                                    const int64_t *shape, float *dst, char *err, size_t err_len) {
     const prism_st_tensor *t = prism_st_find(f, name);
@@ -260,15 +273,9 @@ prism_status pt_ckpt_save(pt_mlp *m, const char *path, const pt_ckpt_info *info,
     const char **names;
     int n = pt_mlp_trainables(m, &p, &m1, &m2, &names);
     for (int k = 0; k < n && !st; k++) {
-        int64_t shape[PRISM_MAX_DIMS], cnt = prism_tensor_numel(p[k]);
-        int nd = prism_tensor_ndim(p[k]);
-        for (int d = 0; d < nd; d++) shape[d] = prism_tensor_dim(p[k], d);
-        float *nb = realloc(buf, (size_t)cnt * sizeof *buf);
-        if (!nb) {
-            st = oom(err, err_len);
-            break;
-        }
-        buf = nb;
+        int64_t shape[PRISM_MAX_DIMS], cnt;
+        int nd;
+        if ((st = staging(p[k], &buf, shape, &nd, &cnt, err, err_len))) break;
         for (int which = 0; which < 2 && !st; which++) {
             if ((st = prism_tensor_download(which ? m2[k] : m1[k], buf, cnt))) {
                 ctx_fail(ctx, st, err, err_len, "checkpoint: AdamW moments");
@@ -374,15 +381,9 @@ prism_status pt_ckpt_load(pt_mlp *m, const char *path, char *err, size_t err_len
     const char **names;
     int n = pt_mlp_trainables(m, &p, &m1, &m2, &names);
     for (int k = 0; k < n && !st; k++) {
-        int64_t shape[PRISM_MAX_DIMS], cnt = prism_tensor_numel(p[k]);
-        int nd = prism_tensor_ndim(p[k]);
-        for (int d = 0; d < nd; d++) shape[d] = prism_tensor_dim(p[k], d);
-        float *nb = realloc(buf, (size_t)cnt * sizeof *buf);
-        if (!nb) {
-            st = oom(err, err_len);
-            break;
-        }
-        buf = nb;
+        int64_t shape[PRISM_MAX_DIMS], cnt;
+        int nd;
+        if ((st = staging(p[k], &buf, shape, &nd, &cnt, err, err_len))) break;
         for (int which = 0; which < 2 && !st; which++) {
             snprintf(key, sizeof key, "optim.%s.%s", which ? "v" : "m", names[k]);
             if ((st = read_exact_f32(f, path, key, nd, shape, buf, err, err_len))) break;
