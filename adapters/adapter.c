@@ -393,8 +393,15 @@ static prism_status ones_col(prism_adapter *ad, int64_t T, prism_tensor **out) {
 
 prism_status prism_linear_forward(prism_stream *s, prism_adapter *ad, const prism_tensor *W, const prism_tensor *bias,
                                   const prism_tensor *X, prism_tensor *Y) {
+    return prism_linear_forward_lowrank(s, ad, W, bias, X, Y, 0.0f, NULL, 0, NULL);
+}
+
+prism_status prism_linear_forward_lowrank(prism_stream *s, prism_adapter *ad, const prism_tensor *W,
+                                          const prism_tensor *bias, const prism_tensor *X, prism_tensor *Y, float gamma,
+                                          const prism_tensor *E, int trans_f, const prism_tensor *F) {
     if (!s || !ad || !W || !X || !Y) return PRISM_ERR_INVALID_ARGUMENT;
-    prism_status st = prism_gemm(s, 0, 1, 1.0f, X, W, 0.0f, Y);
+    prism_status st = E ? prism_gemm_lowrank(s, 0, 1, 1.0f, X, W, 0.0f, Y, gamma, E, trans_f, F)
+                        : prism_gemm(s, 0, 1, 1.0f, X, W, 0.0f, Y);
     if (st || !bias) return st;
     prism_tensor *ones = NULL, *b2 = NULL;
     if ((st = ones_col(ad, Y->shape[0], &ones)) != PRISM_OK) return st;

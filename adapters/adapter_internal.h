@@ -88,6 +88,12 @@ prism_status prism_adapter_scratch2(prism_adapter *ad, int slot, const char *wha
 prism_status prism_linear_forward(prism_stream *s, prism_adapter *ad, const prism_tensor *W,
                                   const prism_tensor *bias, const prism_tensor *X,
                                   prism_tensor *Y);
+/* The same plus gamma E op(F) (prism_gemm_lowrank: fused into the GEMM's
+ * epilogue on devices); E NULL = prism_linear_forward. */
+prism_status prism_linear_forward_lowrank(prism_stream *s, prism_adapter *ad, const prism_tensor *W,
+                                          const prism_tensor *bias, const prism_tensor *X, prism_tensor *Y,
+                                          float gamma, const prism_tensor *E, int trans_f,
+                                          const prism_tensor *F);
 /* dX = dY W (beta 0) when dX non-NULL; also used by methods for G_X. */
 prism_status prism_linear_backward_input(prism_stream *s, const prism_tensor *W,
                                          const prism_tensor *dY, prism_tensor *dX);

@@ -5,9 +5,9 @@
  *
  * Training never forms B A (that is T-independent m n r work and m n memory):
  *   forward   H = X A^T [T, r] (kept in scratch for backward)
- *             Y = X W0^T + b + s H B^T
+ *             Y = X W0^T + b + s H B^T (s H B^T in the frozen GEMM's epilogue)
  *   backward  dB += s dY^T H,   P = dY B [T, r],   dA += s P^T X,
- *             dX  = dY W0 + s P A
+ *             dX  = dY W0 + s P A (s P A likewise)
  * Merge: W_out = W0 + s B A (one copy and one GEMM). */
 #include <math.h>
 #include <stdbool.h>
@@ -39,9 +39,9 @@ static prism_tensor *param(prism_adapter *ad, int i) { return ad->params[i].valu
 static prism_status lora_forward(prism_stream *s, prism_adapter *ad, const prism_tensor *X, prism_tensor *Y) {
     prism_tensor *A = param(ad, 0), *B = param(ad, 1), *H = NULL;
     prism_status st = prism_adapter_scratch2(ad, SLOT_H, "lora X A^T", X->shape[0], ad->cfg.r, &H);
-    if (!st) st = prism_linear_forward(s, ad, ad->W0, ad->bias, X, Y);
     if (!st) st = prism_gemm(s, 0, 1, 1.0f, X, A, 0.0f, H);
-    if (!st) st = prism_gemm(s, 0, 1, lora_scale(ad), H, B, 1.0f, Y);
+    /* Y = X W0^T + s H B^T in one pass over Y (the rank-r term in the GEMM's epilogue) */
+    if (!st) st = prism_linear_forward_lowrank(s, ad, ad->W0, ad->bias, X, Y, lora_scale(ad), H, 1, B);
     return st;
 }
 
@@ -55,8 +55,7 @@ static prism_status lora_backward(prism_stream *s, prism_adapter *ad, const pris
     if (!st) st = prism_gemm(s, 1, 0, sc, dY, H, 1.0f, ad->params[1].grad);   /* dB += s dY^T H */
     if (!st) st = prism_gemm(s, 0, 0, 1.0f, dY, B, 0.0f, P);                  /* P = dY B */
     if (!st) st = prism_gemm(s, 1, 0, sc, P, X, 1.0f, ad->params[0].grad);    /* dA += s P^T X */
-    if (!st && dX) st = prism_linear_backward_input(s, ad->W0, dY, dX);       /* dX = dY W0 */
-    if (!st && dX) st = prism_gemm(s, 0, 0, sc, P, A, 1.0f, dX);              /*    + s P A */
+    if (!st && dX) st = prism_gemm_lowrank(s, 0, 0, 1.0f, dY, ad->W0, 0.0f, dX, sc, P, 0, A); /* dX = dY W0 + s P A */
     return st;
 }
 

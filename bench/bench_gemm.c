@@ -81,5 +81,69 @@ static int bench_gemm(pb_env *env, pb_row *rows, int cap) {
     return n;
 }
 
-const pb_bench pb_benches_gemm[] = {{"gemm", "gemm", bench_gemm}};
-const int pb_nbenches_gemm = 1;
+/* prism_gemm_lowrank at LoRA r = 8 shapes (the forward X W0^T + s H B^T and
+ * the input gradient dY W0 + s P A at T = 256, 1024^2): the fused epilogue
+ * and the same sum as two gemm calls (PRISM_GEMM_LOWRANK=0), each as a
+ * ratio to the plain gemm without the rank-8 term, timed in the same run. */
+typedef struct lr_arg {
+    gemm_bench_arg g;
+    int tf, mode; /* 0 plain gemm, 1 lowrank */
+    prism_tensor *e, *f;
+} lr_arg;
+
+static prism_status rec_lowrank(prism_stream *s, void *p) {
+    lr_arg *l = p;
+    if (!l->mode) return rec_gemm(s, &l->g);
+    return prism_gemm_lowrank(s, l->g.ta, l->g.tb, 1.0f, l->g.a, l->g.b, 0.0f, l->g.c, 0.5f, l->e, l->tf, l->f);
+}
+
+static int bench_gemm_lowrank(pb_env *env, pb_row *rows, int cap) {
+    const int64_t M = env->quick ? 64 : 256, K = env->quick ? 256 : 1024, N = K, r = 8;
+    int n = 0;
+    char *old = getenv("PRISM_GEMM_LOWRANK") ? strdup(getenv("PRISM_GEMM_LOWRANK")) : NULL;
+    for (int tb = 1; tb >= 0 && n >= 0 && n + 2 <= cap; tb--) {
+        /* tb = 1: forward, F = B [N, r]; tb = 0: input gradient, F = A [r, N] */
+        int64_t da[2] = {M, K}, db[2] = {tb ? N : K, tb ? K : N}, dc[2] = {M, N}, de[2] = {M, r};
+        int64_t df[2] = {tb ? N : r, tb ? r : N};
+        lr_arg l = {{0, tb, NULL, NULL, NULL}, tb, 0, NULL, NULL};
+        if (prism_tensor_create(env->ctx, 2, da, &l.g.a) || prism_tensor_create(env->ctx, 2, db, &l.g.b) ||
+            prism_tensor_create(env->ctx, 2, dc, &l.g.c) || prism_tensor_create(env->ctx, 2, de, &l.e) ||
+            prism_tensor_create(env->ctx, 2, df, &l.f) || fill(env->ctx, l.g.a) || fill(env->ctx, l.g.b) ||
+            fill(env->ctx, l.e) || fill(env->ctx, l.f))
+            n = -1;
+        double plain = n < 0 ? -1 : pb_time(env, rec_lowrank, &l), t[2] = {-1, -1};
+        l.mode = 1;
+        for (int fused = 1; fused >= 0 && plain > 0; fused--) {
+            setenv("PRISM_GEMM_LOWRANK", fused ? "1" : "0", 1);
+            t[fused] = pb_time(env, rec_lowrank, &l);
+        }
+        for (int fused = 1; fused >= 0 && n >= 0; fused--) {
+            pb_row *row = &rows[n++];
+            memset(row, 0, sizeof *row);
+            snprintf(row->name, sizeof row->name, "%s N%s r=8", fused ? "gemm_lowrank" : "gemm + gemm (unfused)",
+                     tb ? "T" : "N");
+            snprintf(row->shape, sizeof row->shape, "%lldx%lldx%lld (MxKxN)", (long long)M, (long long)K,
+                     (long long)N);
+            if (t[fused] < 0) {
+                snprintf(row->note, sizeof row->note, "failed: %s", prism_error_message(env->ctx));
+                continue;
+            }
+            row->ms = t[fused];
+            row->gflops = 2.0 * (double)M * (double)N * (double)(K + r) / (t[fused] * 1e6);
+            row->ratio = t[fused] / plain;
+            snprintf(row->ratio_to, sizeof row->ratio_to, "gemm alone (%.3f ms)", plain);
+        }
+        prism_tensor_destroy(l.g.a);
+        prism_tensor_destroy(l.g.b);
+        prism_tensor_destroy(l.g.c);
+        prism_tensor_destroy(l.e);
+        prism_tensor_destroy(l.f);
+    }
+    if (old) setenv("PRISM_GEMM_LOWRANK", old, 1);
+    else unsetenv("PRISM_GEMM_LOWRANK");
+    free(old);
+    return n;
+}
+
+const pb_bench pb_benches_gemm[] = {{"gemm", "gemm", bench_gemm}, {"gemm", "gemm_lowrank", bench_gemm_lowrank}};
+const int pb_nbenches_gemm = 2;

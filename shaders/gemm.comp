@@ -25,6 +25,13 @@
 // accumulates TM x TN outputs strided by WY / WX (conflict-free reads).
 //
 // beta == 0 never reads C, so NaN garbage in C does not propagate.
+//
+// Low-rank epilogue (prism_gemm_lowrank, one batch only): when pc.r2 > 0 the
+// stored value is alpha acc + gamma E op(F) + beta C, with E [M, r2]
+// (binding 3) and op(F) [r2, N] read from binding 4 at n*fsn + k*fsk. It
+// folds the K = r2 update of a low-rank adapter (LoRA's Y += s H B^T,
+// dX += s P A) into the frozen layer's GEMM, instead of a second pass that
+// reads and writes all of C again. Unused bindings 3/4 are the runtime's dummy.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
@@ -54,16 +61,30 @@ layout(push_constant) uniform Push {
     uint sa, sb, sc;
     uint tiles_m, tiles_n;
     float alpha, beta;
+    uint r2, fsn, fsk;  // low-rank epilogue: rank (0 = none), F strides
+    float gamma;
 } pc;
+
+layout(std430, binding = 3) readonly buffer Ebuf { float e[]; };
+layout(std430, binding = 4) readonly buffer Fbuf { float f[]; };
 
 const uint LX = gl_WorkGroupSize.x;
 const uint LY = gl_WorkGroupSize.y;
 
-// Writes one finished output (bounds already checked).
+// Writes one finished output (bounds already checked); acc already holds
+// alpha op(A) op(B) (+ the epilogue).
 void store_c(uint ci, float acc) {
-    float v = pc.alpha * acc;
+    float v = acc;
     if (pc.beta != 0.0) v += pc.beta * c[ci];
     c[ci] = v;
+}
+
+// gamma sum_k E[m, k] op(F)[k, n] for one output (the shared-memory
+// variant; GPUs hide these few loads).
+float lowrank_one(uint eb, uint fb, uint m, uint n) {
+    float s = 0.0;
+    for (uint k = 0; k < pc.r2; k++) s = fma(e[eb + m * pc.r2 + k], f[fb + n * pc.fsn + k * pc.fsk], s);
+    return pc.gamma * s;
 }
 
 #ifdef PRISM_GEMM_REG
@@ -149,6 +170,19 @@ void main() {
         }
     }
 
+    [[unroll]] for (uint i = 0; i < TM * TN; i++) acc[i] *= pc.alpha;
+    if (pc.r2 != 0u) {
+        // the tile's rows of E and columns of op(F), one k at a time, clamped
+        // like the main loop's loads (edge values unused)
+        uint eb = pc.boff[3], fb = pc.boff[4];
+        for (uint k = 0; k < pc.r2; k++) {
+            float ev[TM], fv[TN];
+            [[unroll]] for (uint i = 0; i < TM; i++) ev[i] = pc.gamma * e[eb + min(m0 + i, pc.M - 1) * pc.r2 + k];
+            [[unroll]] for (uint j = 0; j < TN; j++) fv[j] = f[fb + min(n0 + j, pc.N - 1) * pc.fsn + k * pc.fsk];
+            [[unroll]] for (uint i = 0; i < TM; i++)
+                [[unroll]] for (uint j = 0; j < TN; j++) acc[i * TN + j] = fma(ev[i], fv[j], acc[i * TN + j]);
+        }
+    }
     uint cb = pc.boff[0] + bt * pc.sc;
     [[unroll]] for (uint i = 0; i < TM; i++) {
         uint m = m0 + i;
@@ -218,7 +252,10 @@ void main() {
         if (m >= pc.M) break;
         [[unroll]] for (uint j = 0; j < TN; j++) {
             uint n = n0 + lx + j * LX;
-            if (n < pc.N) store_c(cb + m * pc.ldc + n, acc[i * TN + j]);
+            if (n >= pc.N) continue;
+            float v = pc.alpha * acc[i * TN + j];
+            if (pc.r2 != 0u) v += lowrank_one(pc.boff[3], pc.boff[4], m, n);
+            store_c(cb + m * pc.ldc + n, v);
         }
     }
 }

@@ -143,3 +143,42 @@ Test(gemm, b_over_binding_limit_is_unsupported) {
     prism_tensor_destroy(b);
     prism_tensor_destroy(c);
 }
+
+/* prism_gemm_lowrank: the main product's checks, plus E/F shapes, trans_f,
+ * aliasing and gamma; values are checked by the "lowrank" check rows. */
+Test(gemm, lowrank_bad_input_statuses) {
+    prism_tensor *a = mk(env.dev, 2, 3, 4, 0), *b = mk(env.dev, 2, 4, 6, 0), *c = mk(env.dev, 2, 3, 6, 0);
+    prism_tensor *e = mk(env.dev, 2, 3, 2, 0), *f = mk(env.dev, 2, 2, 6, 0), *ft = mk(env.dev, 2, 6, 2, 0);
+    prism_tensor *e4 = mk(env.dev, 2, 4, 2, 0), *a3 = mk(env.dev, 3, 1, 3, 4), *b3 = mk(env.dev, 3, 1, 4, 6);
+    prism_tensor *c3 = mk(env.dev, 3, 1, 3, 6);
+    prism_stream *s;
+    cr_assert_eq(prism_stream_create(env.dev, &s), PRISM_OK);
+    cr_expect_eq(prism_gemm_lowrank(s, 0, 0, 1, a, b, 0, c, 1, e4, 0, f), PRISM_ERR_SHAPE); /* E rows != M */
+    expect_msg("gemm_lowrank", "[4, 2]", "E [M, r]");
+    cr_expect_eq(prism_gemm_lowrank(s, 0, 0, 1, a, b, 0, c, 1, e, 0, ft), PRISM_ERR_SHAPE); /* F is [N, r] */
+    expect_msg("gemm_lowrank", "[6, 2]", "F [r, N]");
+    cr_expect_eq(prism_gemm_lowrank(s, 0, 0, 1, a, b, 0, c, 1, e, 1, f), PRISM_ERR_SHAPE);
+    expect_msg("gemm_lowrank", "F^T", "F [N, r]");
+    cr_expect_eq(prism_gemm_lowrank(s, 0, 0, 1, a3, b3, 0, c3, 1, e, 0, f), PRISM_ERR_SHAPE); /* batched */
+    cr_expect_eq(prism_gemm_lowrank(s, 0, 0, 1, a, b, 0, c, 1, e, 2, f), PRISM_ERR_INVALID_ARGUMENT);
+    cr_expect_eq(prism_gemm_lowrank(s, 0, 0, 1, a, b, 0, c, 1, NULL, 0, f), PRISM_ERR_INVALID_ARGUMENT);
+    cr_expect_eq(prism_gemm_lowrank(s, 0, 0, 1, a, b, 0, c, NAN, e, 0, f), PRISM_ERR_NOT_FINITE);
+    expect_msg("gemm_lowrank", "gamma", NULL);
+    prism_tensor *cv = NULL; /* E as a view into C */
+    int64_t sv[2] = {3, 2};
+    cr_assert_eq(prism_tensor_view(c, 0, 2, sv, &cv), PRISM_OK);
+    cr_expect_eq(prism_gemm_lowrank(s, 0, 0, 1, a, b, 0, c, 1, cv, 0, f), PRISM_ERR_INVALID_ARGUMENT);
+    expect_msg("gemm_lowrank", "overlaps E", NULL);
+    prism_tensor_destroy(cv);
+    cr_expect_eq(prism_stream_op_count(s), 0, "failed calls record nothing");
+    /* the rank-r product rides in the epilogue: one dispatch, two without it */
+    cr_expect_eq(prism_gemm_lowrank(s, 0, 0, 1, a, b, 0, c, 1, e, 0, f), PRISM_OK);
+    cr_expect_eq(prism_stream_op_count(s), 1);
+    setenv("PRISM_GEMM_LOWRANK", "0", 1);
+    cr_expect_eq(prism_gemm_lowrank(s, 0, 0, 1, a, b, 0, c, 1, e, 1, ft), PRISM_OK);
+    unsetenv("PRISM_GEMM_LOWRANK");
+    cr_expect_eq(prism_stream_op_count(s), 3);
+    prism_stream_destroy(s);
+    prism_tensor *ts[] = {a, b, c, e, f, ft, e4, a3, b3, c3};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) prism_tensor_destroy(ts[i]);
+}

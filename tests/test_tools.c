@@ -59,7 +59,8 @@ Test(tools, check_lists_cases_and_rejects_bad_arguments) {
     free(r.text);
     const char *bad[] = {"check --seed x", "check --op", "check --fd-only --device-only", "check stray",
                          "check --frob", "devices --frob", "devices stray", "bench --reps 0", "bench --runs x",
-                         "bench --family nosuchfamily", "bench --csv ''",
+                         "bench --family nosuchfamily", "bench --family gemm/nosuchbench", "bench --family gemm/",
+                         "bench --csv ''",
                          "bench --csv /nonexistent-prism-dir/x.csv"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         r = cli_run(NULL, "%s", bad[i]);

@@ -31,7 +31,8 @@ static void help(FILE *f) {
             "vkCmdCopyBuffer bandwidth, measured first in the same run.\n\n"
             "options:\n"
             "  --quick        smaller shapes and fewer repetitions\n"
-            "  --family NAME  only this bench family (repeatable); the copy bandwidth row\n"
+            "  --family NAME  only this bench family, or FAMILY/NAME for one bench of it\n"
+            "                 (repeatable; --list names them); the copy bandwidth row\n"
             "                 always runs\n"
             "  --list         list the bench families and rows\n"
             "  --reps N       op instances per stream (default 20, quick 5)\n"
@@ -214,10 +215,18 @@ static bool dir_writable(const char *path) {
 
 enum { MAX_FAMILIES = 32 };
 
-static bool family_selected(const char *const *fams, int nfams, const char *f) {
+/* A selector is a family ("gemm") or one bench of it ("gemm/gemm_lowrank",
+ * as --list prints them): a family's slow rows need not run with it. */
+static bool selects(const char *sel, const pb_bench *b) {
+    size_t fl = strlen(b->family);
+    if (!strcmp(sel, b->family)) return true;
+    return !strncmp(sel, b->family, fl) && sel[fl] == '/' && !strcmp(sel + fl + 1, b->name);
+}
+
+static bool family_selected(const char *const *fams, int nfams, const pb_bench *b) {
     if (!nfams) return true;
     for (int i = 0; i < nfams; i++)
-        if (!strcmp(fams[i], f)) return true;
+        if (selects(fams[i], b)) return true;
     return false;
 }
 
@@ -272,9 +281,9 @@ int cmd_bench(int argc, char **argv) {
     int nb = pb_all_benches(&benches);
     for (int i = 0; i < nfams; i++) {
         bool known = false;
-        for (int k = 0; k < nb && !known; k++) known = !strcmp(benches[k].family, fams[i]);
+        for (int k = 0; k < nb && !known; k++) known = selects(fams[i], &benches[k]);
         if (!known) {
-            fprintf(stderr, "prism bench: unknown family '%s'; valid names:", fams[i]);
+            fprintf(stderr, "prism bench: unknown family '%s' (FAMILY or FAMILY/NAME, see --list); valid names:", fams[i]);
             for (int k = 0; k < nb; k++)
                 if (k == 0 || strcmp(benches[k].family, benches[k - 1].family)) fprintf(stderr, " %s", benches[k].family);
             fprintf(stderr, "\n");
@@ -283,7 +292,7 @@ int cmd_bench(int argc, char **argv) {
     }
     if (list) {
         for (int k = 0; k < nb; k++)
-            if (family_selected(fams, nfams, benches[k].family)) printf("%-10s %s\n", benches[k].family, benches[k].name);
+            if (family_selected(fams, nfams, &benches[k])) printf("%-10s %s\n", benches[k].family, benches[k].name);
         return CLI_OK;
     }
     const pb_bench *copy_bw = NULL;
@@ -317,13 +326,13 @@ int cmd_bench(int argc, char **argv) {
     if (validating) fprintf(stderr, "prism bench: PRISM_VALIDATE is on; host-side times include the layer\n");
 
     int total = 1;
-    for (int k = 0; k < nb; k++) total += &benches[k] != copy_bw && family_selected(fams, nfams, benches[k].family);
+    for (int k = 0; k < nb; k++) total += &benches[k] != copy_bw && family_selected(fams, nfams, &benches[k]);
     table t = {0};
     int failed = 0, done = 0;
     double start = now_s();
     for (int k = -1; k < nb; k++) {
         const pb_bench *b = k < 0 ? copy_bw : &benches[k];
-        if (k >= 0 && (b == copy_bw || !family_selected(fams, nfams, b->family))) continue;
+        if (k >= 0 && (b == copy_bw || !family_selected(fams, nfams, b))) continue;
         fprintf(stderr, "[%d/%d %6.1fs] %s/%s\n", ++done, total, now_s() - start, b->family, b->name);
         if (!run_bench(&env, b, &t)) {
             failed++;

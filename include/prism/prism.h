@@ -238,6 +238,16 @@ prism_status prism_gemm(prism_stream *s, int trans_a, int trans_b, float alpha,
                         const prism_tensor *a, const prism_tensor *b, float beta,
                         prism_tensor *c);
 
+/* C = alpha op(A) op(B) + gamma E op(F) + beta C, 2-D only: E [M, r], op(F)
+ * [r, N] (F stored [r, N], or [N, r] with trans_f = 1). On devices the
+ * rank-r product runs in the epilogue of the first (one pass over C instead
+ * of two: the low-rank update of LoRA-style adapters); the reference backend
+ * and shapes it cannot fuse compute it as two gemm calls. */
+prism_status prism_gemm_lowrank(prism_stream *s, int trans_a, int trans_b, float alpha,
+                                const prism_tensor *a, const prism_tensor *b, float beta,
+                                prism_tensor *c, float gamma, const prism_tensor *e, int trans_f,
+                                const prism_tensor *f);
+
 /* ------------------------------------------------------------------ ops: loss
  * logits [B, C]; labels [B] holding class indices as exact floats. Labels are
  * device data and never index out of bounds: the loss uses trunc(label)

@@ -47,6 +47,11 @@ typedef struct gemm_args {
     const prism_tensor *a, *b, *c;
     int64_t batch, m, n, k;
     int64_t sa, sb; /* batch strides in elements, 0 = broadcast */
+    /* low-rank epilogue (prism_gemm_lowrank): + gamma E op(F), one batch */
+    const prism_tensor *e, *f;
+    int64_t r2;
+    int tf;
+    float gamma;
 } gemm_args;
 
 static void gemm_ref(const void *p) {
@@ -143,6 +148,8 @@ typedef struct gemm_push {
     uint32_t sa, sb, sc;
     uint32_t tiles_m, tiles_n;
     float alpha, beta;
+    uint32_t r2, fsn, fsk;
+    float gamma;
 } gemm_push;
 
 /* Records one dispatch over batches [b0, b0+nb), rows [m0, m0+mc) of C and
@@ -175,7 +182,16 @@ static prism_status dispatch(prism_stream *s, const gemm_args *g, const plan *ba
     k.nbind = 3;
     gemm_push push = {(uint32_t)mc, (uint32_t)N, (uint32_t)kc, (uint32_t)nb, (uint32_t)(g->ta ? M : K),
                       (uint32_t)(g->tb ? K : N), (uint32_t)N, (uint32_t)sa, (uint32_t)sb, (uint32_t)(nb > 1 ? sc : 0),
-                      (uint32_t)tiles_m, (uint32_t)tiles_n, (float)g->alpha, beta};
+                      (uint32_t)tiles_m, (uint32_t)tiles_n, (float)g->alpha, beta, 0, 0, 0, 0.0f};
+    if (g->e && k0 == 0) { /* the epilogue goes with the first K block only */
+        k.bind[3] = (prism_binding){g->e, m0 * g->r2, mc * g->r2, false};
+        k.bind[4] = (prism_binding){g->f, 0, g->r2 * N, false};
+        k.nbind = 5;
+        push.r2 = (uint32_t)g->r2;
+        push.fsn = g->tf ? (uint32_t)g->r2 : 1u;
+        push.fsk = g->tf ? 1u : (uint32_t)N;
+        push.gamma = g->gamma;
+    }
     memcpy(k.push, &push, sizeof push);
     k.push_size = sizeof push;
     return prism_record_kernel(s, &k);
@@ -208,7 +224,7 @@ static prism_status record_device(prism_stream *s, const gemm_args *g) {
         per = PRISM_MIN(per, (lim - span_c) / span_c + 1);
         /* CPU devices: K in blocks so the B panel a workgroup streams stays
          * in cache; each block after the first adds onto C (beta = 1). */
-        int64_t kb = p.reg ? PRISM_MIN(K, (int64_t)REG_KBLOCK) : K;
+        int64_t kb = p.reg && N > REG_SKINNY_N ? PRISM_MIN(K, (int64_t)REG_KBLOCK) : K;
         for (int64_t b0 = 0; b0 < g->batch; b0 += per)
             for (int64_t k0 = 0; k0 < K; k0 += kb)
                 if ((st = dispatch(s, g, &p, b0, PRISM_MIN(per, g->batch - b0), 0, M, k0, PRISM_MIN(kb, K - k0),
@@ -237,10 +253,10 @@ static prism_status record_device(prism_stream *s, const gemm_args *g) {
     return PRISM_OK;
 }
 
-prism_status prism_gemm(prism_stream *s, int trans_a, int trans_b, float alpha, const prism_tensor *a,
-                        const prism_tensor *b, float beta, prism_tensor *c) {
-    prism_status st = prism_op_begin(s, OP);
-    if (st) return st;
+/* Checks a gemm call and fills g (the epilogue fields zero). */
+static prism_status validate(prism_stream *s, int trans_a, int trans_b, float alpha, const prism_tensor *a,
+                             const prism_tensor *b, float beta, prism_tensor *c, gemm_args *out) {
+    prism_status st;
     prism_context *ctx = prism_stream_context(s);
     if ((st = prism_check_tensor(s, OP, "A", a)) || (st = prism_check_tensor(s, OP, "B", b)) ||
         (st = prism_check_tensor(s, OP, "C", c)))
@@ -276,10 +292,64 @@ prism_status prism_gemm(prism_stream *s, int trans_a, int trans_b, float alpha, 
     if (!isfinite(alpha) || !isfinite(beta))
         return prism_set_error(ctx, PRISM_ERR_NOT_FINITE, "gemm: alpha = %g, beta = %g must be finite", alpha, beta);
 
-    gemm_args g = {trans_a, trans_b, alpha, beta, a, b, c, batch, m, n, ka, ba > 1 ? m * ka : 0, bb > 1 ? ka * n : 0};
+    *out = (gemm_args){trans_a, trans_b, alpha, beta, a, b, c, batch, m, n, ka, ba > 1 ? m * ka : 0,
+                       bb > 1 ? ka * n : 0, NULL, NULL, 0, 0, 0.0f};
+    return PRISM_OK;
+}
+
+prism_status prism_gemm(prism_stream *s, int trans_a, int trans_b, float alpha, const prism_tensor *a,
+                        const prism_tensor *b, float beta, prism_tensor *c) {
+    prism_status st = prism_op_begin(s, OP);
+    if (st) return st;
+    gemm_args g;
+    if ((st = validate(s, trans_a, trans_b, alpha, a, b, beta, c, &g))) return st;
     if (prism_stream_is_reference(s)) {
         const prism_tensor *ts[3] = {a, b, c};
         return prism_ref_enqueue(s, OP, gemm_ref, &g, sizeof g, ts, 3);
     }
     return record_device(s, &g);
+}
+
+/* C = alpha op(A) op(B) + gamma E op(F) + beta C with the second product in
+ * the epilogue of the first (shaders/gemm.comp): E [M, r], F [r, N] (or
+ * [N, r] with trans_f). 2-D only. The reference backend, batched operands,
+ * an F or E over one binding and PRISM_GEMM_LOWRANK=0 take two gemm calls
+ * instead (the same result up to rounding). */
+prism_status prism_gemm_lowrank(prism_stream *s, int trans_a, int trans_b, float alpha, const prism_tensor *a,
+                                const prism_tensor *b, float beta, prism_tensor *c, float gamma, const prism_tensor *e,
+                                int trans_f, const prism_tensor *f) {
+    static const char *LOP = "gemm_lowrank";
+    prism_status st = prism_op_begin(s, LOP);
+    if (st) return st;
+    prism_context *ctx = prism_stream_context(s);
+    if ((st = prism_check_tensor(s, LOP, "E", e)) || (st = prism_check_tensor(s, LOP, "F", f))) return st;
+    gemm_args g;
+    if ((st = validate(s, trans_a, trans_b, alpha, a, b, beta, c, &g))) return st;
+    if (trans_f != 0 && trans_f != 1)
+        return prism_set_error(ctx, PRISM_ERR_INVALID_ARGUMENT, "%s: trans_f = %d (expected 0 or 1)", LOP, trans_f);
+    char be[64], bf[64], bc[64];
+    int64_t r = e->ndim == 2 ? e->shape[1] : -1;
+    if (c->ndim != 2 || e->ndim != 2 || f->ndim != 2 || e->shape[0] != g.m ||
+        f->shape[trans_f ? 0 : 1] != g.n || f->shape[trans_f ? 1 : 0] != r)
+        return prism_set_error(ctx, PRISM_ERR_SHAPE, "%s: E %s and %s %s for C %s: expected 2-D E [M, r] and %s", LOP,
+                               prism_tensor_shape_str(e, be, sizeof be), trans_f ? "F^T" : "F",
+                               prism_tensor_shape_str(f, bf, sizeof bf), prism_tensor_shape_str(c, bc, sizeof bc),
+                               trans_f ? "F [N, r]" : "F [r, N]");
+    if (prism_op_overlap(c, e) || prism_op_overlap(c, f))
+        return prism_set_error(ctx, PRISM_ERR_INVALID_ARGUMENT, "%s: C overlaps %s; the output must not alias an input",
+                               LOP, prism_op_overlap(c, e) ? "E" : "F");
+    if (!isfinite(gamma)) return prism_set_error(ctx, PRISM_ERR_NOT_FINITE, "%s: gamma = %g must be finite", LOP, gamma);
+    const char *env = getenv("PRISM_GEMM_LOWRANK");
+    int64_t lim = prism_stream_is_reference(s) ? 0 : prism_op_max_binding(ctx, "PRISM_GEMM_MAX_BINDING");
+    if (!prism_stream_is_reference(s) && !(env && !strcmp(env, "0")) && r * g.n <= lim && r * g.m <= lim &&
+        r <= UINT32_MAX && g.n * r <= UINT32_MAX) {
+        g.e = e;
+        g.f = f;
+        g.r2 = r;
+        g.tf = trans_f;
+        g.gamma = gamma;
+        return record_device(s, &g);
+    }
+    if ((st = prism_gemm(s, trans_a, trans_b, alpha, a, b, beta, c))) return st;
+    return prism_gemm(s, 0, trans_f, gamma, e, f, 1.0f, c);
 }
