@@ -400,13 +400,17 @@ prism_status prism_linear_forward_lowrank(prism_stream *s, prism_adapter *ad, co
                                           const prism_tensor *bias, const prism_tensor *X, prism_tensor *Y, float gamma,
                                           const prism_tensor *E, int trans_f, const prism_tensor *F) {
     if (!s || !ad || !W || !X || !Y) return PRISM_ERR_INVALID_ARGUMENT;
-    prism_status st = E ? prism_gemm_lowrank(s, 0, 1, 1.0f, X, W, 0.0f, Y, gamma, E, trans_f, F)
-                        : prism_gemm(s, 0, 1, 1.0f, X, W, 0.0f, Y);
-    if (st || !bias) return st;
     prism_tensor *ones = NULL, *b2 = NULL;
-    if ((st = ones_col(ad, Y->shape[0], &ones)) != PRISM_OK) return st;
-    if ((st = view2(ad, bias, 1, bias->numel, &b2)) != PRISM_OK) return st;
-    /* Y += 1 b^T as a K = 1 product: no separate broadcast kernel needed */
+    prism_status st = PRISM_OK;
+    if (bias && (st = ones_col(ad, X->shape[0], &ones)) == PRISM_OK) st = view2(ad, bias, 1, bias->numel, &b2);
+    if (st) return st;
+    /* The bias is 1 b^T, a K = 1 product: it rides in the GEMM's epilogue
+     * when that is free, and is a second (K = 1) GEMM next to another
+     * low-rank term. */
+    if (!E && bias) return prism_gemm_lowrank(s, 0, 1, 1.0f, X, W, 0.0f, Y, 1.0f, ones, 0, b2);
+    st = E ? prism_gemm_lowrank(s, 0, 1, 1.0f, X, W, 0.0f, Y, gamma, E, trans_f, F)
+           : prism_gemm(s, 0, 1, 1.0f, X, W, 0.0f, Y);
+    if (st || !bias) return st;
     return prism_gemm(s, 0, 0, 1.0f, ones, b2, 1.0f, Y);
 }
 
