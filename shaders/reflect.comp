@@ -1,6 +1,8 @@
 // variant: reflect
 // variant: reflect_vec4 -DPRISM_VEC4
 // variant: reflect_final -DPRISM_FINAL
+// variant: reflect_sg -DPRISM_SG
+// variant: reflect_vec4_sg -DPRISM_VEC4 -DPRISM_SG
 #version 450
 // Block-diagonal ETHER / ETHER+ on rows (include/prism/reflect.h).
 //
@@ -16,6 +18,8 @@
 //   pass 1  per R rows: dots u.x_r (v.x_r), u.u (v.v) -> segment tree
 //   pass 2  y_r = x_r - 2 u (u.x_r)/(u.u)       (ETHER)
 //           y_r = x_r - u (u.x_r)/(u.u) + v (v.x_r)/(v.v)   (ETHER+)
+// reflect_sg / reflect_vec4_sg: the same with a segment = one subgroup
+// (sums by subgroupAdd, no shared memory; see SG below).
 // Backward (F_BWD) reflects the rows of dy (binding 1) the same way into dx
 // and also accumulates P_u = sum_t (u.x_t) dy_t + (u.dy_t) x_t (and P_v)
 // over the chunk's rows, written as one partial row per chunk (binding 6,
@@ -34,6 +38,9 @@
 // over column chunks and re-read x in pass 2. Tuning notes: docs/ether.md.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#ifdef PRISM_SG
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
 #include "common.glsl"
 
 const uint LS = gl_WorkGroupSize.x;
@@ -97,8 +104,25 @@ layout(push_constant) uniform Push {
 
 shared float red[NV * LS];
 
+// reflect_sg / reflect_vec4_sg (CPU devices): a segment is one subgroup,
+// reduced with subgroupAdd/Max instead of the shared-memory tree: no
+// barriers. Its lanes count and number themselves (any subgroup size); the
+// runtime uses it only with workgroups of whole subgroups, so that a block
+// sized for ONE by the smallest subgroup size fits. SS: invocations per
+// segment.
+#ifdef PRISM_SG
+const bool SG = true;
+#define SG_ADD(v) subgroupAdd(v)
+#define SG_MAX(v) subgroupMax(v)
+#else
+const bool SG = false;
+#define SG_ADD(v) (v)
+#define SG_MAX(v) (v)
+#endif
+uint SS;
+
 uint col_of(uint k, uint lane, uint e) {
-    return CONTIG ? (k * S + lane) * E + e : k * (S * E) + e * S + lane;
+    return CONTIG ? (k * SS + lane) * E + e : k * (SS * E) + e * SS + lane;
 }
 
 // Loads are issued unconditionally from clamped (in-range) indices and the
@@ -149,6 +173,13 @@ void main() {
     uint li = gl_LocalInvocationID.x;
     uint lane = li % S, seg0 = li - lane;
     uint item = prism_group_linear() * (LS / S) + li / S;
+    SS = S;
+#ifdef PRISM_SG
+    // lanes number themselves, so partial or non-contiguous subgroups work
+    SS = subgroupAdd(1u);
+    lane = subgroupExclusiveAdd(1u);
+    item = prism_group_linear() * gl_NumSubgroups + gl_SubgroupID;
+#endif
     bool live = item < pc.items;  // dead segments still take part in barriers
     uint it = min(item, pc.items - 1u);
     uint chunk = it / pc.nb, blk = it - chunk * pc.nb;
@@ -156,14 +187,14 @@ void main() {
     uint oo = pc.boff[0] / VS + cb, oa = pc.boff[1] / VS + cb, ou = pc.boff[2] / VS + cb;
     uint ov = pc.boff[3] / VS + cb, obi = pc.boff[4] / VS + cb, ox = pc.boff[5] / VS + cb;
     uint op = pc.boff[6] / VS + chunk * K * pc.d + cb;
-    uint ncol = ONE ? 1u : pc.ncol;  // ONE: no column loop at all
+    uint ncol = ONE ? 1u : SG ? (pc.bw + SS * E - 1u) / (SS * E) : pc.ncol;  // ONE: no column loop at all
 
     // ---- block scale (segments of S > 1: a max tree now, so every lane
     // agrees; S == 1: unscaled unless pass 1 finds u'u out of range).
     // ur/vr/br keep the block in registers when it fits one chunk.
     VT ur[E], vr[E], br[E];
     float mu = 0.0, mv = 0.0;
-    if (ONE || S > 1u) {
+    if (ONE || S > 1u || SG) {
         for (uint k = 0; k < ncol; k++) {
             [[unroll]] for (uint e = 0; e < E; e++) {
                 uint col = col_of(k, lane, e);
@@ -181,7 +212,10 @@ void main() {
             }
         }
     }
-    if (S > 1u) {
+    if (SG) {
+        mu = SG_MAX(mu);
+        if (PLUS) mv = SG_MAX(mv);
+    } else if (S > 1u) {
         red[li] = mu;
         if (PLUS) red[LS + li] = mv;
         for (uint s = S / 2u; s > 0u; s >>= 1) {
@@ -196,7 +230,7 @@ void main() {
         if (PLUS) mv = red[LS + seg0];
         barrier();
     }
-    bool scaled = S > 1u;
+    bool scaled = S > 1u || SG;
     float su = scaled ? scale_of(mu) : 1.0, sv = scaled ? scale_of(mv) : 1.0;
     if (scaled) {
         [[unroll]] for (uint e = 0; e < E; e++) {
@@ -247,7 +281,9 @@ void main() {
         }
         float val[NV];
         [[unroll]] for (uint i = 0; i < NV; i++) val[i] = hsum(acc[i]);
-        if (S > 1u) {
+        if (SG) {
+            [[unroll]] for (uint i = 0; i < NV; i++) val[i] = SG_ADD(val[i]);
+        } else if (S > 1u) {
             [[unroll]] for (uint i = 0; i < NV; i++) red[i * LS + li] = val[i];
             for (uint s = S / 2u; s > 0u; s >>= 1) {
                 barrier();

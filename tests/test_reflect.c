@@ -51,6 +51,11 @@ Test(reflect, forced_row_split) { run_forced("PRISM_REFLECT_MAX_BINDING", "8192"
 /* the GPU plan (whole-workgroup segments, max and sum trees, blocks in
  * registers) on whatever device runs the tests */
 Test(reflect, forced_gpu_plan) { run_forced("PRISM_REFLECT_TILE", "256,4,2,0,256"); }
+/* subgroup segments (the CPU plan for wide blocks where subgroup ops exist;
+ * the default cases already take it in registers) over several column
+ * chunks, 3 rows per pass, contiguous runs; without subgroup ops (the
+ * baseline run) the same tile falls back to one invocation per block */
+Test(reflect, forced_subgroup_multichunk) { run_forced("PRISM_REFLECT_TILE", "0,1,3,1,0,1"); }
 
 /* ---- direct tests on small tensors */
 

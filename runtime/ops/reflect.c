@@ -15,9 +15,11 @@
  * maxStorageBufferRange; the backward's partial rows are numbered across
  * dispatches, and reflect_final adds them in chunk order afterwards.
  *
- * Test/tuning hooks (environment): PRISM_REFLECT_TILE="S,E,R,C,L" caps S,
- * sets E, R and CONTIG (0/1), and sets the workgroup size L (at most the
- * device's; any field 0 = default), so e.g. the GPU plan runs on lavapipe, so small blocks can
+ * Test/tuning hooks (environment): PRISM_REFLECT_TILE="S,E,R,C,L,G" caps S,
+ * sets E, R and CONTIG (0/1), sets the workgroup size L (at most the
+ * device's) and G = 1 asks for subgroup segments (where the device has
+ * subgroup ops; a tile without G = 1 never uses them); any field 0 =
+ * default. So e.g. the GPU plan runs on lavapipe, and small blocks can
  * take the multi-chunk path; PRISM_REFLECT_MAX_BINDING (elements) lowers the
  * binding limit of the row tensors so the split over dispatches is exercised
  * with small tensors (the work tensor keeps the device's limit). */
@@ -35,7 +37,7 @@ enum { F_BWD = 1, F_PLUS = 2, F_BIAS = 4, F_OUT = 8, F_PART = 16, F_CONTIG = 32,
 enum { MIN_CHUNK_ROWS = 8 };
 
 typedef struct plan {
-    bool v4;
+    bool v4, sg;     /* sg: a segment is one subgroup (reflect*_sg) */
     uint32_t ls, S, E, R, flags;
     int64_t vs;      /* floats per item */
     int64_t rows, d, nb, bw;
@@ -95,38 +97,55 @@ static prism_status make_plan(prism_context *ctx, const char *op, int64_t rows, 
     p->vs = v4 ? 4 : 1;
     int64_t bwv = p->bw / p->vs;
     p->ls = prism_op_pow2_floor(prism_local_size_1d(ctx));
-    /* CPU devices (tuned on lavapipe, docs/ether.md): one invocation per
-     * segment (barriers and shared memory cost more there than reading x
-     * twice), contiguous runs of E items, small workgroups so work spreads
-     * over the threads. Blocks of up to 16 items stay in registers (no column
-     * loop: about 2x faster there) with few rows per pass (R E <= 16 forward,
-     * <= 8 backward measured best; more unrolled code was slower); wider
-     * blocks loop over chunks of E = 8 (4 in the backward) with 4 rows per
-     * pass. GPUs: a segment of up to a whole workgroup per block,
-     * interleaved columns, the block in registers. */
-    bool contig = cpu;
+    /* CPU devices (tuned on lavapipe, docs/ether.md): small workgroups so
+     * work spreads over the threads, no barriers or shared memory (they cost
+     * more there than reading x twice). Blocks of up to 16 items: one
+     * invocation per block, in registers (no column loop: about 2x faster
+     * there), few rows per pass (R E <= 16 forward, <= 8 backward measured
+     * best; more unrolled code was slower). Wider blocks: one subgroup per
+     * block (sg, sums by subgroupAdd) with interleaved columns, so each
+     * load of the SIMD lanes covers one contiguous span as in the copy
+     * shader, the block in registers while it fits E <= 8 items per lane
+     * (R E <= 8 forward, R = 1 backward), else chunks of E = 1 with 8 rows
+     * per pass (E = 2, R = 4 backward). Without subgroup ops: one
+     * invocation per block, contiguous chunks of E = 8 (4 backward), R = 4.
+     * GPUs: a segment of up to a whole workgroup per block, interleaved
+     * columns, the block in registers. */
+    uint32_t n = c->subgroup_min_size, nmax = c->subgroup_max_size;
+    bool contig = cpu, ccol = false; /* ccol: PRISM_REFLECT_TILE set the column layout */
     uint32_t e = cpu ? (bwd ? 4 : 8) : 4, r = cpu ? 4 : (bwd ? 1 : 2), smax = cpu ? 1 : p->ls;
     if (cpu && bwv <= 16) {
         e = (uint32_t)bwv;
         r = bwv >= (bwd ? 8 : 16) ? 1 : 2;
+    } else if (cpu && c->subgroup_ops && n > 0) {
+        p->sg = true;
+        bool one = bwv <= 8 * (int64_t)n;
+        e = one ? (uint32_t)PRISM_CEIL_DIV(bwv, (int64_t)n) : (bwd ? 2 : 1);
+        r = one ? (bwd ? 1 : PRISM_MAX(1u, 8u / e)) : (bwd ? 4 : 8);
     }
     uint32_t lmax = p->ls;
-    if (cpu) p->ls = PRISM_MIN(p->ls, 16u);
+    if (cpu) p->ls = PRISM_MIN(p->ls, PRISM_MAX(16u, nmax));
     const char *tile = getenv("PRISM_REFLECT_TILE");
     if (tile && *tile) {
-        unsigned ts = 0, te = 0, tr = 0, tc = 2, tl = 0;
-        if (sscanf(tile, "%u,%u,%u,%u,%u", &ts, &te, &tr, &tc, &tl) >= 1) {
+        unsigned ts = 0, te = 0, tr = 0, tc = 2, tl = 0, tg = 0;
+        if (sscanf(tile, "%u,%u,%u,%u,%u,%u", &ts, &te, &tr, &tc, &tl, &tg) >= 1) {
+            p->sg = tg == 1; /* a forced plan uses subgroups only when asked */
             if (tl) p->ls = PRISM_MIN(lmax, prism_op_pow2_floor(tl));
             if (ts) smax = PRISM_MIN(p->ls, prism_op_pow2_floor(ts));
             if (te) e = PRISM_MIN(te, 16u);
             if (tr) r = PRISM_MIN(tr, 8u);
             if (tc <= 1) contig = tc == 1;
+            ccol = tc <= 1;
         }
     }
     smax = PRISM_MIN(smax, p->ls);
+    /* subgroup segments need whole subgroups: a workgroup of whole ones */
+    if (p->sg && !(c->subgroup_ops && n > 0 && p->ls % nmax == 0)) p->sg = false;
+    if (p->sg && !ccol) contig = false; /* neighbouring lanes, neighbouring addresses */
     p->E = (uint32_t)PRISM_MAX(1, PRISM_MIN((int64_t)e, bwv));
-    p->S = PRISM_MIN(smax, pow2_ceil(PRISM_CEIL_DIV(bwv, p->E)));
-    p->ncol = PRISM_CEIL_DIV(bwv, (int64_t)p->S * p->E);
+    p->S = p->sg ? nmax : PRISM_MIN(smax, pow2_ceil(PRISM_CEIL_DIV(bwv, p->E)));
+    /* the kernel counts a subgroup's lanes itself; ONE must hold for the smallest */
+    p->ncol = PRISM_CEIL_DIV(bwv, (int64_t)(p->sg ? n : p->S) * p->E);
     p->R = r;
     uint32_t shared = c->max_shared_memory_size ? c->max_shared_memory_size : 16384;
     while (p->R > 1 && (uint64_t)nvalues(p->R, bwd, plus) * p->ls * 4 > shared) p->R /= 2;
@@ -145,6 +164,11 @@ static prism_status make_plan(prism_context *ctx, const char *op, int64_t rows, 
      * each amortising its scale pass over several row groups. */
     int64_t groups = PRISM_CEIL_DIV(rows, (int64_t)p->R);
     int64_t target = cpu ? 1024 : 65536;
+    /* subgroup segments over multi-chunk blocks: fewer, longer backward
+     * chunks, so reflect_final (one segment per block) reads fewer partial
+     * rows: [512, 4096] in 1 block went from 64 to 16 chunks, 5% less CPU,
+     * and the final pass no longer ran alone on one thread */
+    if (p->sg && bwd && p->ncol > 1) target /= 8;
     int64_t g = groups * nb * p->S / target;
     if (bwd) {
         g = PRISM_MAX(g, PRISM_CEIL_DIV(MIN_CHUNK_ROWS, (int64_t)p->R));
@@ -176,7 +200,8 @@ static prism_status record_rows(prism_stream *s, const char *op, const plan *p, 
     for (int64_t r0 = 0; r0 < p->rows; r0 += p->rd) {
         int64_t n = PRISM_MIN(p->rd, p->rows - r0), nchunk = PRISM_CEIL_DIV(n, p->rc), items = nchunk * p->nb;
         uint32_t segs = p->ls / p->S;
-        prism_kernel k = {.op = op, .shader = p->v4 ? "reflect_vec4" : "reflect", .nspec = 7,
+        const char *sh = p->sg ? (p->v4 ? "reflect_vec4_sg" : "reflect_sg") : (p->v4 ? "reflect_vec4" : "reflect");
+        prism_kernel k = {.op = op, .shader = sh, .nspec = 7,
                           .spec = {p->ls, 1, 1, p->flags | flags, p->S, p->E, p->R},
                           .groups = {(uint64_t)PRISM_CEIL_DIV(items, (int64_t)segs), 1, 1},
                           .fault_binding = (flags & F_OUT) ? 0 : 6, .nbind = 7};
