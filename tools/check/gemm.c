@@ -181,6 +181,9 @@ G2(sk8_nn, 0, 0, 260, 8, 1028, 1.0f, 0.5f) G2(sk8_nt, 0, 1, 260, 8, 1028, 1.0f, 
 G2(sk8_tn, 1, 0, 1028, 8, 260, 0.5f, 1.0f) G2(sk4_tt, 1, 1, 132, 4, 516, -1.0f, 0.0f)
 G2(sk6_nn, 0, 0, 131, 6, 33, 1.0f, 0.0f) G2(sk2_tn, 1, 0, 67, 2, 9, 1.0f, 0.0f)
 G3(sk_b_nt, 0, 1, 3, 3, 3, 70, 8, 20, 1.0f, 0.0f)
+/* short outputs (M <= 8 rows, N > 8: 8 or 4 rows per invocation), LoRA's dA */
+G2(sh8_tn, 1, 0, 8, 1028, 260, 0.5f, 1.0f) G2(sh3_nn, 0, 0, 3, 70, 9, 1.0f, 0.0f)
+G2(sh6_nt, 0, 1, 6, 33, 17, -1.0f, 0.5f)
 /* prism_gemm_lowrank (+ gamma E op(F) in the epilogue): LoRA's forward
  * (NT, F = B [N, r]) and input gradient (NN, F = A [r, N]) on the vec4 and
  * scalar paths, skinny outputs, K blocked in 3 dispatches (the epilogue goes
@@ -212,6 +215,7 @@ const pc_case pc_cases_gemm[] = {
     D("NN 260x8 K=1028 b.5 skinny", sk8_nn), D("NT 260x8 K=1028 skinny", sk8_nt),
     D("TN 1028x8 K=260 a.5 b1 skinny", sk8_tn), D("TT 132x4 K=516 a-1 skinny", sk4_tt),
     D("NN 131x6 K=33 skinny", sk6_nn), D("TN 67x2 K=9 skinny", sk2_tn), D("NT [3] 70x8 K=20 skinny", sk_b_nt),
+    D("TN 8x1028 K=260 a.5 b1 short", sh8_tn), D("NN 3x70 K=9 short", sh3_nn), D("NT 6x33 K=17 b.5 short", sh6_nt),
     D("NN [3] 7x9 K=5", b_nn), D("TT [4] 33x17 K=65", b_tt), D("NT [5] A bcast 31x19 K=23", b_bcast_a),
     D("TN [5] B bcast 31x19 K=23", b_bcast_b), D("NN [2] A,B bcast 9x70 K=11", b_bcast_ab),
     D("NN 37x41 K=29 beta 0, C NaN", nan_nn), D("TN [3] B bcast beta 0, C NaN", nan_b_tn),
