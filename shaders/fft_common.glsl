@@ -31,6 +31,13 @@ layout(std430, binding = 5) writeonly buffer SDST { vec2 sdst[]; }; // scratch, 
 // post-stage twiddles (W_N^k, e^{-i pi k/(2N)}) side by side: one 16-byte
 // read per item instead of two (the tables from float offset 8N)
 layout(std430, binding = 6) readonly buffer TW4 { vec4 tw4[]; };
+#ifdef FFT_BIG
+// x and y as complex pairs, for rows whose sequences start at even float
+// offsets (pc.flags bit 2 and boff even): one 8-byte access instead of two
+// 4-byte ones
+layout(std430, binding = 1) readonly buffer X2 { vec2 x2[]; };
+layout(std430, binding = 0) buffer Y2 { vec2 y2[]; };
+#endif
 
 layout(push_constant) uniform Push {
     PRISM_PUSH_HEAD
@@ -44,7 +51,8 @@ layout(push_constant) uniform Push {
     float s0, s1; // DCT scale for k = 0 / k > 0 (ortho g_k; DCT-III 1/g_k; none 1)
     uint dtw;     // vec2 offset of the DCT twiddles in tw
     uint cos4;    // float offset of the cosine table in twf
-    uint flags;   // complex modes: 1 = real input (imaginary 0), 2 = write only the real part
+    uint flags;   // complex modes: 1 = real input (imaginary 0), 2 = write only the real part;
+                  // fft_big: 4 = rows of unit stride, even pitch (x2 / y2 where boff is even)
     uint l;       // FFT length L (N/2 or N)
 } pc;
 
@@ -68,6 +76,12 @@ vec2 xin2(uint s, uint i) {
 void yout(uint s, uint i, float v) { y[pc.boff[0] + s * pc.ys + i * pc.ye] = v; }
 void yout2(uint s, uint i, vec2 v) {
     uint o = pc.boff[0] + s * pc.ys + i * pc.ye;
+#ifdef FFT_BIG
+    if ((pc.flags & 6u) == 4u && (pc.boff[0] & 1u) == 0u) {
+        y2[o / 2u] = v;
+        return;
+    }
+#endif
     y[o] = v.x;
     if ((pc.flags & 2u) == 0u) y[o + 1u] = v.y;
 }
@@ -111,6 +125,10 @@ vec2 spec_in(uint s, uint k) { return MODE == M_DCT3 ? dct3_v(s, k) : irfft_h(s,
 vec2 load_z(uint s, uint m) {
     if (MODE == M_DCT2 || MODE == M_RFFT) {
         if (half_mode()) {
+#ifdef FFT_BIG
+            if (MODE == M_RFFT && (pc.flags & 4u) != 0u && (pc.boff[1] & 1u) == 0u)
+                return x2[(pc.boff[1] + s * pc.xs) / 2u + m];
+#endif
             uint i0 = 2u * m, i1 = i0 + 1u;
             if (MODE == M_DCT2) i0 = dct_perm(i0, pc.n), i1 = dct_perm(i1, pc.n);
             return vec2(xin(s, i0), xin(s, i1));
@@ -139,6 +157,22 @@ vec2 untangle_w(vec2 zk, vec2 zm, vec2 wk) {
 }
 
 #ifdef FFT_STAGES
+#ifdef FFT_BIG
+// Post-stage item kk <= N/2 of a forward real mode in half mode, from
+// zk = Z_{kk mod L}, zm = Z_{(L - kk) mod L} and t = (W_N^kk, D_kk), as in
+// store_item below (fft_big's radix-16 pass fused with the post-stage).
+void post_half(uint s, uint kk, uint n, vec2 zk, vec2 zm, vec4 t) {
+    vec2 v = untangle_w(zk, zm, t.xy);
+    if (MODE == M_DCT2) {
+        vec2 w = cmul(t.zw, v);
+        yout(s, kk, 2.0 * w.x * (kk == 0u ? pc.s0 : pc.s1));
+        if (kk != 0u && 2u * kk != n) yout(s, n - kk, -2.0 * w.y * pc.s1);
+    } else {
+        yout2(s, kk, v);
+    }
+}
+#endif
+
 // FFT result of local slot g at m < L; defined by the kernel.
 vec2 zget(uint g, uint m);
 
@@ -226,6 +260,39 @@ void bfly8s(inout vec2 v0, inout vec2 v1, inout vec2 v2, inout vec2 v3, inout ve
 }
 
 void bfly8(inout vec2 v[8]) { bfly8s(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]); }
+
+#ifdef FFT_BIG
+// cos / sin of pi j/16, j = 1..3 (W16 = (C16_2, -S16_2), W32 = (C16_1, -S16_1))
+const float C16_1 = 0.98078528040323044913, S16_1 = 0.19509032201612826785;
+const float C16_2 = 0.92387953251128675613, S16_2 = 0.38268343236508977173;
+const float C16_3 = 0.83146961230254523708, S16_3 = 0.55557023301960222474;
+
+// 16-point DFT as 4 x 4 (fft_smem2's radix-16 and radix-32 passes): DFT-4
+// over each stride-4 group, twiddle W16^(j m), DFT-4 over each run of four.
+// Output k = m + 4p is left in v_{p + 4m} (transposed); the caller's stores
+// put it in place, so no register moves are needed here.
+void bfly16s(inout vec2 v0, inout vec2 v1, inout vec2 v2, inout vec2 v3, inout vec2 v4, inout vec2 v5,
+             inout vec2 v6, inout vec2 v7, inout vec2 v8, inout vec2 v9, inout vec2 v10, inout vec2 v11,
+             inout vec2 v12, inout vec2 v13, inout vec2 v14, inout vec2 v15) {
+    bfly4(v0, v4, v8, v12);
+    bfly4(v1, v5, v9, v13);
+    bfly4(v2, v6, v10, v14);
+    bfly4(v3, v7, v11, v15);
+    v5 = cmul(v5, vec2(C16_2, -S16_2));   // W16^1
+    v9 = R2H * vec2(v9.x + v9.y, v9.y - v9.x);  // W16^2
+    v13 = cmul(v13, vec2(S16_2, -C16_2)); // W16^3
+    v6 = R2H * vec2(v6.x + v6.y, v6.y - v6.x);  // W16^2
+    v10 = mul_mi(v10);                    // W16^4
+    v14 = R2H * vec2(v14.y - v14.x, -v14.x - v14.y); // W16^6
+    v7 = cmul(v7, vec2(S16_2, -C16_2));   // W16^3
+    v11 = R2H * vec2(v11.y - v11.x, -v11.x - v11.y); // W16^6
+    v15 = cmul(v15, vec2(-C16_2, S16_2)); // W16^9
+    bfly4(v0, v1, v2, v3);
+    bfly4(v4, v5, v6, v7);
+    bfly4(v8, v9, v10, v11);
+    bfly4(v12, v13, v14, v15);
+}
+#endif
 
 void bfly3(inout vec2 a0, inout vec2 a1, inout vec2 a2) {
     vec2 s = a1 + a2, d = a1 - a2;

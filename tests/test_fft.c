@@ -2,6 +2,7 @@
  * on both axes, global and matrix paths forced, round trips, in place, NaN
  * isolation, guards), known values and bad input. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "common.h"
 #include "prism/dct.h"
@@ -131,4 +132,47 @@ Test(fft, bad_input_statuses) {
     prism_tensor_destroy(c6);
     prism_tensor_destroy(work);
     prism_tensor_destroy(other);
+}
+
+/* fft_big's 8-byte accesses need an even binding offset (the shader checks
+ * boff): rfft of rows viewed at odd offsets of x and y, forced through
+ * fft_big, must equal fft_smem2's result on the same data. */
+Test(fft, big_variant_misaligned_views) {
+    enum { B = 5, N = 1024, K2 = N + 2 };
+    int64_t nb = 1 + B * K2, sx[2] = {B, N}, sy[2] = {B, K2};
+    static float xb[1 + B * K2];
+    static double want[B * K2], got[B * K2];
+    for (int64_t i = 0; i < nb; i++) xb[i] = (float)sin(0.37 * (double)i + 1.0) + 0.25f;
+    prism_fft_plan *p;
+    prism_tensor *bx, *by, *vx, *vy, *ax, *ay;
+    prism_stream *s;
+    cr_assert_eq(prism_fft_plan_create(env.dev, N, PRISM_TRANSFORM_AUTO, &p), PRISM_OK);
+    cr_assert_eq(prism_tensor_create(env.dev, 1, &nb, &bx), PRISM_OK);
+    cr_assert_eq(prism_tensor_create(env.dev, 1, &nb, &by), PRISM_OK);
+    cr_assert_eq(prism_tensor_upload(bx, xb, nb), PRISM_OK);
+    cr_assert_eq(prism_tensor_view(bx, 1, 2, sx, &vx), PRISM_OK);
+    cr_assert_eq(prism_tensor_view(by, 1, 2, sy, &vy), PRISM_OK);
+    cr_assert_eq(prism_tensor_create(env.dev, 2, sx, &ax), PRISM_OK);
+    cr_assert_eq(prism_tensor_create(env.dev, 2, sy, &ay), PRISM_OK);
+    cr_assert_eq(prism_tensor_upload(ax, xb + 1, B * N), PRISM_OK);
+    cr_assert_eq(prism_stream_create(env.dev, &s), PRISM_OK);
+    setenv("PRISM_FFT_BIG", "0", 1);
+    cr_assert_eq(prism_rfft(s, p, PRISM_ALONG_ROWS, ax, ay), PRISM_OK);
+    setenv("PRISM_FFT_BIG", "1", 1);
+    cr_assert_eq(prism_rfft(s, p, PRISM_ALONG_ROWS, vx, vy), PRISM_OK);
+    unsetenv("PRISM_FFT_BIG");
+    cr_assert_eq(prism_stream_run(s), PRISM_OK);
+    cr_assert_eq(prism_tensor_download_f64(ay, want, B * K2), PRISM_OK);
+    cr_assert_eq(prism_tensor_download_f64(vy, got, B * K2), PRISM_OK);
+    double err = 0, ref = 0;
+    for (int i = 0; i < B * K2; i++) err += (got[i] - want[i]) * (got[i] - want[i]), ref += want[i] * want[i];
+    cr_expect(err <= 1e-10 * ref, "NMSE %g", err / ref);
+    prism_stream_destroy(s);
+    prism_tensor_destroy(vx);
+    prism_tensor_destroy(vy);
+    prism_tensor_destroy(bx);
+    prism_tensor_destroy(by);
+    prism_tensor_destroy(ax);
+    prism_tensor_destroy(ay);
+    prism_fft_plan_destroy(p);
 }

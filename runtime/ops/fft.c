@@ -14,6 +14,12 @@
  * PRISM_FFT_PATH=smem|global (read when a plan is created) and
  * PRISM_FFT_SMEM=1|2 (read per call: fft_smem / fft_smem2) force variants so
  * tests cover every path on any device.
+ * fft_big: fft_smem2 with radix-16/32 passes, the load fused into the first
+ * pass and the DCT-II / rfft post-stage into the last; faster on big batches
+ * of rows, but each pipeline takes seconds to compile on lavapipe, so it is
+ * chosen only for big row batches on CPU devices (use_big);
+ * PRISM_FFT_BIG=0|1 (read per call) forces it off / on for any row transform
+ * that fits fft_smem2.
  *
  * Bindings stay within maxStorageBufferRange by chunking the batch of
  * sequences (each chunk is an independent dispatch group); a single sequence
@@ -203,15 +209,18 @@ static int64_t max_chunk(const fft_job *j, int64_t lin, int64_t lout, int64_t ma
  * when no variant fits. */
 typedef struct smem_cfg { bool pingpong; uint32_t ls, g; } smem_cfg;
 
-static bool smem_fit(int64_t n, const uint32_t *rad, int np, prism_context *ctx, int64_t slots, smem_cfg *cfg) {
+static bool smem_fit(int64_t n, const uint32_t *rad, int np, prism_context *ctx, int64_t slots, bool big,
+                     smem_cfg *cfg) {
     uint32_t shm = ctx->caps.max_shared_memory_size ? ctx->caps.max_shared_memory_size : 16384;
-    if (np > 10) return false; /* 10 pass codes fit spec constant PASSES */
+    /* 10 pass codes of 3 bits fit spec constant PASSES (fft_big: 8 of 4 bits) */
+    if (np > (big ? 8 : 10)) return false;
     uint32_t lsmax = prism_local_size_1d(ctx);
     const char *force = getenv("PRISM_FFT_SMEM");
     bool pp = force && *force ? !strcmp(force, "2") : ctx->caps.type == PRISM_DEVICE_CPU;
+    if (big && !pp) return false;
     int64_t maxel = shm / (pp ? 16 : 8); /* complex values per workgroup */
     if (n > maxel) {
-        if (!pp || (force && *force)) return false;
+        if (!pp || (force && *force) || big) return false;
         pp = false; /* too long for two buffers: one buffer still fits */
         maxel = shm / 8;
         if (n > maxel) return false;
@@ -226,6 +235,12 @@ static bool smem_fit(int64_t n, const uint32_t *rad, int np, prism_context *ctx,
          * coroutine switched at each barrier there, and lavapipe measured
          * 512 x 1024 DCT-II 25% faster with 64 than with 8 */
         int64_t l = PRISM_MIN((int64_t)lsmax, PRISM_MAX(1, PRISM_CEIL_DIV(tot, pp ? 64 : 8)));
+        /* fft_big: one SIMD group per workgroup (the reported subgroup size,
+         * a performance hint only): each SIMD group is a coroutine switched
+         * at every barrier on CPU devices, and lavapipe measured [4096, 1024]
+         * DCT-II / rfft rows 25% faster with 8 invocations than with 32 */
+        uint32_t sg = ctx->caps.subgroup_size;
+        if (big && sg >= 1 && sg <= lsmax) l = sg;
         for (int attempt = 0; attempt < 2; attempt++, l = lsmax) {
             bool ok = true;
             for (int i = 0; i < np && ok && !pp; i++) {
@@ -240,6 +255,38 @@ static bool smem_fit(int64_t n, const uint32_t *rad, int np, prism_context *ctx,
         }
     }
     return false;
+}
+
+/* fft_big passes: the power-of-two part 2^e of the plan's radices (its
+ * leading 8s and one 4 or 2) regrouped into ceil(e/5) passes of radix up to
+ * 32, as even as possible (512 = 32 x 16 instead of 8 x 8 x 8): lavapipe
+ * pays for every shared-memory access and barrier, and a radix-16/32
+ * butterfly stays in registers. Odd radices follow unchanged. */
+static int merge_pow2(const uint32_t *rad, int np, uint32_t *out) {
+    int e = 0, i = 0, k = 0;
+    for (; i < np && (rad[i] & (rad[i] - 1)) == 0; i++)
+        e += rad[i] == 8 ? 3 : rad[i] == 4 ? 2 : 1;
+    int parts = (e + 4) / 5;
+    for (int p = 0; p < parts; p++) {
+        int bits = (e - (e / parts) * parts > p) ? e / parts + 1 : e / parts;
+        out[k++] = 1u << bits;
+    }
+    /* a radix 16 goes last: the post-stage can fuse with it (code 10) */
+    for (int p = 0; p + 1 < k; p++)
+        if (out[p] == 16) out[p] = out[k - 1], out[k - 1] = 16;
+    for (; i < np; i++) out[k++] = rad[i];
+    return k;
+}
+
+/* fft_big for this chunk: PRISM_FFT_BIG=0|1 when set; otherwise batches of
+ * at least 1024 rows of a power-of-two length >= 512 on CPU devices, where
+ * its faster passes repay the seconds its pipelines take to compile (small
+ * batches and test shapes keep fft_smem2) */
+static bool use_big(const prism_fft_plan *p, const fft_job *j, int64_t cnt) {
+    if (j->cols) return false;
+    const char *force = getenv("PRISM_FFT_BIG");
+    if (force && *force) return !strcmp(force, "1");
+    return p->ctx->caps.type == PRISM_DEVICE_CPU && p->n >= 512 && (p->n & (p->n - 1)) == 0 && cnt >= 1024;
 }
 
 static prism_status ensure_scratch(prism_fft_plan *p, int64_t need) {
@@ -310,19 +357,38 @@ static prism_status record_chunk(prism_stream *s, prism_fft_plan *p, const fft_j
     }
     smem_cfg sc;
     uint32_t flags = cols | (l != n ? 2u : 0u); /* bit 1: half mode (real, even n) */
-    if (use_smem && smem_fit(l, rad, np, ctx, slots, &sc)) {
+    bool big = use_smem && use_big(p, j, cnt) && smem_fit(l, rad, np, ctx, slots, true, &sc);
+    if (big || (use_smem && smem_fit(l, rad, np, ctx, slots, false, &sc))) {
+        uint32_t merged[FFT_MAX_PASSES];
+        bool fuse_post = false;
+        int cb = 3, maxp = 10; /* bits per pass code, pass codes */
+        if (big) {
+            cb = 4, maxp = 8;
+            np = merge_pow2(rad, np, merged);
+            rad = merged;
+            /* rows of unit stride and even row pitch: 8-byte complex accesses
+             * where the binding's element offset is even too (the shader
+             * checks boff) */
+            if (j->x.se == 1 && j->y.se == (j->y.cplx ? 2 : 1) && j->x.ss % 2 == 0 && j->y.ss % 2 == 0)
+                q.flags |= 4u;
+            /* forward real rows in half mode whose last pass is radix 16 */
+            fuse_post = l != n && (j->mode == FFT_MODE_DCT2 || j->mode == FFT_MODE_RFFT) && l >= 32 &&
+                        rad[np - 1] == 16;
+        }
         /* pass codes for spec constant PASSES; generic primes' values go in the push block */
         uint32_t codes = 0, w[3] = {0, 0, 0};
-        for (int i = 0; i < np && i < 10; i++) {
+        for (int i = 0; i < np && i < maxp; i++) {
             uint32_t r = rad[i];
-            uint32_t c = r == 2 ? 1 : r == 3 ? 2 : r == 4 ? 3 : r == 5 ? 4 : r == 7 ? 5 : r == 8 ? 6 : 7;
-            codes |= c << (3 * i);
+            uint32_t c = r == 2 ? 1 : r == 3 ? 2 : r == 4 ? 3 : r == 5 ? 4 : r == 7 ? 5 : r == 8 ? 6
+                       : r == 16 ? 8 : r == 32 ? 9 : 7;
+            if (fuse_post && i == np - 1) c = 10, flags |= 4u; /* radix 16 + post-stage */
+            codes |= c << (cb * i);
             w[i / 4] |= r << (8 * (i % 4));
         }
         uint32_t spec[8] = {sc.ls, 1, 1, (uint32_t)j->mode, (uint32_t)l, sc.g, flags, codes};
         q.rad0 = w[0], q.rad1 = w[1], q.rad2 = w[2], q.npass = (uint32_t)np;
-        return dispatch(s, j, sc.pingpong ? "fft_smem2" : "fft_smem", spec, 8, &q, PRISM_CEIL_DIV((uint64_t)slots, sc.g),
-                        b, 7);
+        const char *var = big ? "fft_big" : sc.pingpong ? "fft_smem2" : "fft_smem";
+        return dispatch(s, j, var, spec, 8, &q, PRISM_CEIL_DIV((uint64_t)slots, sc.g), b, 7);
     }
     /* global: scratch halves A, B of slots * L complex each; one pipeline per
      * (L, Ns, radix) so every index division is by a constant */
@@ -394,7 +460,7 @@ prism_status prism_fft_record(prism_stream *s, prism_fft_plan *p, const fft_job 
     uint32_t shm = ctx->caps.max_shared_memory_size ? ctx->caps.max_shared_memory_size : 16384;
     smem_cfg sc;
     /* L = 1 has no pass, so the global path would have nothing to post-process */
-    bool use_smem = np == 0 || (p->force_path != 2 && smem_fit(l, rad, np, ctx, 1, &sc));
+    bool use_smem = np == 0 || (p->force_path != 2 && smem_fit(l, rad, np, ctx, 1, false, &sc));
     if (p->algo == PRISM_TRANSFORM_FFT && p->force_path == 1 && !use_smem)
         return prism_set_error(ctx, PRISM_ERR_UNSUPPORTED,
                                "%s: PRISM_FFT_PATH=smem but length %lld does not fit shared memory (%u bytes)", j->op,

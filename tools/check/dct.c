@@ -13,6 +13,7 @@
  * (32 KiB of shared memory, every length <= 8192 fits) also runs the
  * global-memory path that large lengths take elsewhere. Also: DCT-III(DCT-II)
  * round trips, 2-D, in place, batches that chunk, NaN isolation. */
+#include <stdlib.h>
 #include "transform_util.h"
 
 typedef enum { PLAIN, ROUNDTRIP, TWO_D, IN_PLACE, NAN_ROW } dc_kind;
@@ -123,7 +124,23 @@ static const dc_case d2a = {TWO_D, II, ORTHO, ROWS, 16, 24, PATH_AUTO},
                      nan2 = {NAN_ROW, III, NONE, COLS, 97, 4, PATH_AUTO},
                      nan3 = {NAN_ROW, II, NONE, ROWS, 4, 1024, PATH_GLOBAL};
 
+/* fft_big forced (PRISM_FFT_BIG=1, read at record time) on small batches:
+ * 1024 runs passes [32, 16] (DCT-II: the post-stage fused into the radix
+ * 16), 96 a radix 16 with the load fused, then a radix 3; 5 rows leave a
+ * partial last workgroup. */
+static void dc_device_big(const pc_env *env, const void *arg, pc_result *r) {
+    setenv("PRISM_FFT_BIG", "1", 1);
+    dc_device(env, arg, r);
+    unsetenv("PRISM_FFT_BIG");
+}
+static const dc_case b1024a = {PLAIN, II, ORTHO, ROWS, 5, 1024, PATH_AUTO},
+                     b1024b = {PLAIN, III, NONE, ROWS, 5, 1024, PATH_AUTO},
+                     b96a = {PLAIN, II, NONE, ROWS, 5, 96, PATH_AUTO};
+
 const pc_case pc_cases_dct[] = {
+    {"dct", "[5, 1024] rows, II ortho, fft_big", "device", dc_device_big, &b1024a},
+    {"dct", "[5, 1024] rows, III none, fft_big", "device", dc_device_big, &b1024b},
+    {"dct", "[5, 96] rows, II none, fft_big", "device", dc_device_big, &b96a},
     LEN_ROWS(n1, 1, 3) LEN_ROWS(n2, 2, 3) LEN_ROWS(n3, 3, 5) LEN_ROWS(n7, 7, 4) LEN_ROWS(n8, 8, 3)
     LEN_ROWS(n16, 16, 3) LEN_ROWS(n49, 49, 3) LEN_ROWS(n97, 97, 3) LEN_ROWS(n128, 128, 2)
     LEN_ROWS(n768, 768, 2) LEN_ROWS(n784, 784, 3) LEN_ROWS(n1000, 1000, 2) LEN_ROWS(n1024, 1024, 2)

@@ -7,6 +7,7 @@
  * at DC and Nyquist, which torch (and prism) ignore. Lengths: those of the
  * brief on both axes, the global-memory and matrix paths forced on some,
  * rfft -> irfft round trips, in place, NaN isolation. */
+#include <stdlib.h>
 #include "transform_util.h"
 
 typedef enum { RFFT, IRFFT, C2C, IC2C, ROUNDTRIP, IFFT2, C2C_IN_PLACE, RFFT_NAN } fc_op;
@@ -127,7 +128,24 @@ static const fc_case g784r = {RFFT, ROWS, 784, 3, PATH_GLOBAL}, g1000i = {IRFFT,
                      nan1 = {RFFT_NAN, ROWS, 784, 4, PATH_AUTO}, nan2 = {RFFT_NAN, COLS, 97, 3, PATH_AUTO},
                      nan3 = {RFFT_NAN, ROWS, 1024, 3, PATH_GLOBAL};
 
+/* fft_big forced (PRISM_FFT_BIG=1, read at record time) on small batches:
+ * 1024 runs radix-32 passes (rfft / irfft: [32, 16], the rfft post-stage
+ * fused into the radix 16; c2c: [32, 32]), 96 a radix 16 or 32 with the
+ * load fused, then a radix 3 (c2c); 5 rows leave a partial last workgroup. */
+static void fc_device_big(const pc_env *env, const void *arg, pc_result *r) {
+    setenv("PRISM_FFT_BIG", "1", 1);
+    fc_device(env, arg, r);
+    unsetenv("PRISM_FFT_BIG");
+}
+static const fc_case b1024r = {RFFT, ROWS, 1024, 5, PATH_AUTO}, b1024i = {IRFFT, ROWS, 1024, 5, PATH_AUTO},
+                     b1024c = {IC2C, ROWS, 1024, 3, PATH_AUTO},
+                     b96c = {C2C, ROWS, 96, 5, PATH_AUTO};
+
 const pc_case pc_cases_fft[] = {
+    {"rfft", "[5, 1024] rows, fft_big", "device", fc_device_big, &b1024r},
+    {"irfft", "n = 1024, 5 rows, fft_big", "device", fc_device_big, &b1024i},
+    {"fft_c2c", "[3, 2*1024] rows, inverse, fft_big", "device", fc_device_big, &b1024c},
+    {"fft_c2c", "[5, 2*96] rows, forward, fft_big", "device", fc_device_big, &b96c},
     LEN_ROWS(n1, 1, 3) LEN_ROWS(n2, 2, 3) LEN_ROWS(n3, 3, 4) LEN_ROWS(n7, 7, 3) LEN_ROWS(n8, 8, 3)
     LEN_ROWS(n16, 16, 3) LEN_ROWS(n49, 49, 3) LEN_ROWS(n97, 97, 2) LEN_ROWS(n128, 128, 2)
     LEN_ROWS(n768, 768, 2) LEN_ROWS(n784, 784, 3) LEN_ROWS(n1000, 1000, 2) LEN_ROWS(n1024, 1024, 2)
