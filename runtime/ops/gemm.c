@@ -344,9 +344,12 @@ prism_status prism_gemm_lowrank(prism_stream *s, int trans_a, int trans_b, float
                                LOP, prism_op_overlap(c, e) ? "E" : "F");
     if (!isfinite(gamma)) return prism_set_error(ctx, PRISM_ERR_NOT_FINITE, "%s: gamma = %g must be finite", LOP, gamma);
     const char *env = getenv("PRISM_GEMM_LOWRANK");
-    int64_t lim = prism_stream_is_reference(s) ? 0 : prism_op_max_binding(ctx, "PRISM_GEMM_MAX_BINDING");
-    if (!prism_stream_is_reference(s) && !(env && !strcmp(env, "0")) && r * g.n <= lim && r * g.m <= lim &&
-        r <= UINT32_MAX && g.n * r <= UINT32_MAX) {
+    bool fuse = !prism_stream_is_reference(s) && !(env && !strcmp(env, "0"));
+    if (fuse) { /* E and F each in one binding (which also keeps r N in 32 bits) */
+        int64_t lim = prism_op_max_binding(ctx, "PRISM_GEMM_MAX_BINDING");
+        fuse = r * g.n <= lim && r * g.m <= lim;
+    }
+    if (fuse) {
         g.e = e;
         g.f = f;
         g.r2 = r;
