@@ -141,6 +141,16 @@ prism_status prism_adapter_config_to_json(const prism_adapter_config *cfg, cJSON
     if (!vt || !vt->peft_type)
         return prism_errf(err, err_len, PRISM_ERR_UNSUPPORTED, "adapter_config_to_json: this build has no %s adapter",
                           mn);
+    /* what the readers take back: a JSON integer is exact up to 2^53, and
+       FourierFT's seed is torch's (below 2^32); a file that cannot be read
+       back is refused before anything is written */
+    if ((cfg->method == PRISM_METHOD_SDCTFT && cfg->seed > (1ULL << 53)) ||
+        (cfg->method == PRISM_METHOD_FOURIERFT && cfg->random_loc_seed >= (1ULL << 32)))
+        return prism_errf(err, err_len, PRISM_ERR_INVALID_ARGUMENT,
+                          "adapter_config_to_json (%s): seed %llu is out of range (at most %s)",
+                          prism_method_name(cfg->method),
+                          (unsigned long long)(cfg->method == PRISM_METHOD_SDCTFT ? cfg->seed : cfg->random_loc_seed),
+                          cfg->method == PRISM_METHOD_SDCTFT ? "2^53" : "2^32 - 1");
     /* the HF PeftConfig common fields (inference_mode true as HF saves it) */
     bool ok = prism_json_put(obj, "peft_type", cJSON_CreateString(vt->peft_type)) &&
               prism_json_put(obj, "task_type", cJSON_CreateNull()) &&

@@ -21,6 +21,7 @@
  * made one HF refuses rather than one it misreads. A "HIRA" file with a
  * "hut_s" other than 1 is PRISM_ERR_FORMAT; the file's r wins over prism's
  * default, and a HIRA config without "r" means HF's default 32. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -109,7 +110,8 @@ static prism_status hut_from_json(const cJSON *obj, prism_adapter_config *cfg, c
     if (!st) st = prism_json_get_double(obj, "hira_dropout", 0.0, &drop, err, err_len);
     if (st) return st;
     bool hira = pt && (!strcmp(pt, "HIRA") || !strcmp(pt, "hira"));
-    if (!(fabs(hs) <= 3.0e38)) {
+    /* a float32 range, so that a float written back reads back (3e38f > 3e38) */
+    if (!(fabs(hs) <= FLT_MAX)) {
         snprintf(err, err_len, "adapter_config: hut_s %g is out of range", hs);
         return PRISM_ERR_FORMAT;
     }

@@ -9,6 +9,7 @@
  *   backward  dB += s dY^T H,   P = dY B [T, r],   dA += s P^T X,
  *             dX  = dY W0 + s P A (s P A likewise)
  * Merge: W_out = W0 + s B A (one copy and one GEMM). */
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -95,7 +96,8 @@ static prism_status lora_from_json(const cJSON *obj, prism_adapter_config *cfg, 
     const cJSON *rp = cJSON_GetObjectItemCaseSensitive(obj, "rank_pattern"),
                 *ap = cJSON_GetObjectItemCaseSensitive(obj, "alpha_pattern");
     bool patterns = (cJSON_IsObject(rp) && rp->child) || (cJSON_IsObject(ap) && ap->child);
-    if (!(fabs(alpha) <= 3.0e38)) {
+    /* a float32 range, so that a float written back reads back (3e38f > 3e38) */
+    if (!(fabs(alpha) <= FLT_MAX)) {
         snprintf(err, err_len, "adapter_config: lora_alpha %g is out of range", alpha);
         return PRISM_ERR_FORMAT;
     }

@@ -21,6 +21,7 @@
  * the token path costs T (c(m) + c(n)) extra transform work, the dense path
  * m c(n) + n c(m) plus ~6 m n memory traffic; PRISM_SPECTRAL_PATH=token|dense
  * forces one (tests, bench). Merge always builds W0 + ΔW. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 #include "adapter_internal.h"
 #include "prism/spectral.h"
 #include "prism/dct.h"
+#include "io/io_util.h" /* prism_json_put, prism_json_int */
 #define ORTHO PRISM_DCT_NORM_ORTHO
 
 /* scratch slots */
@@ -343,7 +345,7 @@ static prism_status sdctft_to_json(const prism_adapter_config *cfg, cJSON *obj) 
               cJSON_AddNumberToObject(obj, "alpha", (double)cfg->sdctft_alpha) &&
               cJSON_AddNumberToObject(obj, "delta", (double)cfg->delta) &&
               cJSON_AddStringToObject(obj, "dct_norm", cfg->dct_norm == PRISM_DCT_NORM_ORTHO ? "ortho" : "none") &&
-              cJSON_AddNumberToObject(obj, "seed", (double)cfg->seed) &&
+              prism_json_put(obj, "seed", prism_json_int((int64_t)cfg->seed)) &&
               cJSON_AddBoolToObject(obj, "init_zero", cfg->init_zero != 0);
     return ok ? PRISM_OK : PRISM_ERR_OUT_OF_HOST_MEMORY;
 }
@@ -366,7 +368,8 @@ static prism_status sdctft_from_json(const cJSON *obj, prism_adapter_config *cfg
     if (!st) st = prism_json_get_bool(obj, "init_zero", cfg->init_zero, &zero, err, err_len);
     if (st) return st;
     if (n_coef < 1 || n_coef > 0x7fffffff) return json_err(err, err_len, PRISM_ERR_FORMAT, "is out of range", "\"n_coef\"");
-    if (!(fabs(alpha) <= 3.0e38)) return json_err(err, err_len, PRISM_ERR_FORMAT, "is out of range", "\"alpha\"");
+    /* a float32 range, so that a float written back reads back (3e38f > 3e38) */
+    if (!(fabs(alpha) <= FLT_MAX)) return json_err(err, err_len, PRISM_ERR_FORMAT, "is out of range", "\"alpha\"");
     if (!(delta >= 0 && delta <= 1)) return json_err(err, err_len, PRISM_ERR_FORMAT, "must be in [0, 1]", "\"delta\"");
     if (seed < 0) return json_err(err, err_len, PRISM_ERR_FORMAT, "must be >= 0", "\"seed\"");
     if (strcmp(norm, "none") && strcmp(norm, "ortho"))
@@ -423,7 +426,7 @@ static prism_status fourierft_to_json(const prism_adapter_config *cfg, cJSON *ob
     for (size_t i = 0; i < PRISM_ARRAY_LEN(KEYS); i++) cJSON_DeleteItemFromObjectCaseSensitive(obj, KEYS[i]);
     bool ok = cJSON_AddNumberToObject(obj, "n_frequency", cfg->n_frequency) &&
               cJSON_AddNumberToObject(obj, "scaling", (double)cfg->fourier_scaling) &&
-              cJSON_AddNumberToObject(obj, "random_loc_seed", (double)cfg->random_loc_seed) &&
+              prism_json_put(obj, "random_loc_seed", prism_json_int((int64_t)cfg->random_loc_seed)) &&
               cJSON_AddBoolToObject(obj, "init_weights", cfg->init_zero != 0) &&
               cJSON_AddObjectToObject(obj, "n_frequency_pattern") && cJSON_AddFalseToObject(obj, "fan_in_fan_out") &&
               cJSON_AddStringToObject(obj, "bias", "none");
@@ -446,7 +449,8 @@ static prism_status fourierft_from_json(const cJSON *obj, prism_adapter_config *
     if (!st) st = prism_json_get_string(obj, "ifft2_norm", "backward", &norm, err, err_len);
     if (st) return st;
     if (nf < 1 || nf > 0x7fffffff) return json_err(err, err_len, PRISM_ERR_FORMAT, "is out of range", "\"n_frequency\"");
-    if (!(fabs(scaling) <= 3.0e38)) return json_err(err, err_len, PRISM_ERR_FORMAT, "is out of range", "\"scaling\"");
+    /* a float32 range, so that a float written back reads back (3e38f > 3e38) */
+    if (!(fabs(scaling) <= FLT_MAX)) return json_err(err, err_len, PRISM_ERR_FORMAT, "is out of range", "\"scaling\"");
     if (seed < 0 || seed > 0xffffffffll)
         return json_err(err, err_len, PRISM_ERR_FORMAT, "must be in [0, 2^32)", "\"random_loc_seed\"");
     const cJSON *pat = cJSON_GetObjectItemCaseSensitive(obj, "n_frequency_pattern");

@@ -238,3 +238,63 @@ Test(adapter_files, config_json_round_trip) {
     cr_expect_eq(prism_adapter_config_from_json(NULL, &c, err, sizeof err), PRISM_ERR_INVALID_ARGUMENT);
 }
 
+
+/* Through printed text, as a saved adapter_config.json: cJSON prints 15
+ * significant digits when that reads back within its epsilon, which changed
+ * a 16-digit seed (a CI fuzz finding), and a float near the limit such as
+ * 3e38f (3.0000000054977558e38) failed a "<= 3e38" range check on reading. */
+Test(adapter_files, config_json_exact_through_text) {
+    struct {
+        prism_method m;
+        uint64_t seed, loc_seed;
+        float a;
+    } cases[] = {
+        {PRISM_METHOD_SDCTFT, 8810505810008951ULL, 777, 3e38f},
+        {PRISM_METHOD_SDCTFT, 1ULL << 53, 777, -1.0f / 3.0f},
+        {PRISM_METHOD_SDCTFT, 999999999999999ULL, 777, 150.0f},
+        {PRISM_METHOD_FOURIERFT, 0, 0xffffffffULL, 3e38f},
+        {PRISM_METHOD_LORA, 0, 777, 3e38f},
+        {PRISM_METHOD_HUT, 0, 777, -3e38f},
+    };
+    char err[256];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        prism_adapter_config c = prism_adapter_config_default(cases[i].m), back, mem;
+        c.seed = cases[i].seed;
+        c.random_loc_seed = cases[i].loc_seed;
+        c.sdctft_alpha = c.fourier_scaling = c.lora_alpha = c.hut_s = cases[i].a;
+        cJSON *o = cJSON_CreateObject(), *again = NULL;
+        cr_assert_eq(prism_adapter_config_to_json(&c, o, err, sizeof err), PRISM_OK, "case %zu: %s", i, err);
+        /* the tree itself (not printed) reads back too */
+        cr_assert_eq(prism_adapter_config_from_json(o, &mem, err, sizeof err), PRISM_OK, "case %zu: %s", i, err);
+        char *text = cJSON_PrintUnformatted(o);
+        cr_assert_not_null(text);
+        cr_assert_eq(prism_json_parse(text, strlen(text), "text", &again, err, sizeof err), PRISM_OK, "%s", err);
+        cr_assert_eq(prism_adapter_config_from_json(again, &back, err, sizeof err), PRISM_OK, "case %zu: %s: %s", i,
+                     err, text);
+        cr_expect_eq(back.seed, mem.seed, "case %zu", i);
+        if (cases[i].m == PRISM_METHOD_SDCTFT) {
+            cr_expect_eq(back.seed, cases[i].seed, "case %zu: seed %llu came back as %llu (%s)", i,
+                         (unsigned long long)cases[i].seed, (unsigned long long)back.seed, text);
+            cr_expect_eq(back.sdctft_alpha, cases[i].a, "case %zu", i);
+        }
+        if (cases[i].m == PRISM_METHOD_FOURIERFT) {
+            cr_expect_eq(back.random_loc_seed, cases[i].loc_seed, "case %zu (%s)", i, text);
+            cr_expect_eq(back.fourier_scaling, cases[i].a, "case %zu", i);
+        }
+        if (cases[i].m == PRISM_METHOD_LORA) cr_expect_eq(back.lora_alpha, cases[i].a, "case %zu", i);
+        if (cases[i].m == PRISM_METHOD_HUT) cr_expect_eq(back.hut_s, cases[i].a, "case %zu", i);
+        cJSON_free(text);
+        cJSON_Delete(again);
+        cJSON_Delete(o);
+    }
+    /* a seed no reader takes back is refused before anything is written */
+    prism_adapter_config c = prism_adapter_config_default(PRISM_METHOD_SDCTFT);
+    c.seed = (1ULL << 53) + 1;
+    cJSON *o = cJSON_CreateObject();
+    cr_expect_eq(prism_adapter_config_to_json(&c, o, err, sizeof err), PRISM_ERR_INVALID_ARGUMENT);
+    cr_expect(strstr(err, "out of range") && strstr(err, "9007199254740993"), "%s", err);
+    c = prism_adapter_config_default(PRISM_METHOD_FOURIERFT);
+    c.random_loc_seed = 1ULL << 32;
+    cr_expect_eq(prism_adapter_config_to_json(&c, o, err, sizeof err), PRISM_ERR_INVALID_ARGUMENT);
+    cJSON_Delete(o);
+}

@@ -83,6 +83,13 @@ void *prism_grow(void *p, size_t *cap, size_t n, size_t elem) {
     return q;
 }
 
+cJSON *prism_json_int(int64_t v) {
+    if (v > -1000000000000000LL && v < 1000000000000000LL) return cJSON_CreateNumber((double)v);
+    char text[24];
+    snprintf(text, sizeof text, "%lld", (long long)v);
+    return cJSON_CreateRaw(text);
+}
+
 bool prism_json_put(cJSON *obj, const char *key, cJSON *item) {
     if (!item) return false;
     cJSON_DeleteItemFromObjectCaseSensitive(obj, key);

@@ -46,6 +46,13 @@ void *prism_grow(void *p, size_t *cap, size_t n, size_t elem);
  * item is NULL or out of memory. For writing JSON configs. */
 bool prism_json_put(cJSON *obj, const char *key, cJSON *item);
 
+/* A JSON integer that prints exactly. cJSON prints a number with 15
+ * significant digits whenever that reads back within its relative epsilon,
+ * so 8810505810008951 would be written as 8.81050581000895e+15 and read back
+ * as another integer. From 1e15 up the item is raw decimal text instead
+ * (prism_json_get_int reads both). NULL when out of memory. */
+cJSON *prism_json_int(int64_t v);
+
 /* Little-endian loads and stores (portable, alignment-free). */
 static inline uint16_t io_le16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static inline uint32_t io_le32(const unsigned char *p) {

@@ -1,6 +1,7 @@
 /* JSON files (adapter_config.json) through cJSON, with the checks cJSON does
  * not make itself: size limit, NUL bytes and \u0000, UTF-8, nesting depth,
  * duplicate keys, trailing content. Typed getters with defaults. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include "io_internal.h"
@@ -176,8 +177,20 @@ static prism_status lookup(const cJSON *obj, const char *key, const void *out, c
 prism_status prism_json_get_int(const cJSON *obj, const char *key, int64_t def, int64_t *out, char *err,
                                 size_t err_len) {
     GET_OR_DEFAULT(v, def);
+    double d;
+    if (cJSON_IsRaw(v) && v->valuestring) {
+        /* an item from prism_json_int in a tree that was not printed */
+        char *end = NULL;
+        errno = 0;
+        long long x = strtoll(v->valuestring, &end, 10);
+        if (end == v->valuestring || *end || errno == ERANGE || x > (1LL << 53) || x < -(1LL << 53))
+            return io_fail(PRISM_ERR_FORMAT, err, err_len, "<json>", "'%.128s' is '%.32s', expected an integer", key,
+                           v->valuestring);
+        *out = x;
+        return PRISM_OK;
+    }
     if (!cJSON_IsNumber(v)) return MISMATCH(v, key, "an integer");
-    double d = v->valuedouble;
+    d = v->valuedouble;
     if (!isfinite(d) || d != floor(d) || fabs(d) > 9007199254740992.0)
         return io_fail(PRISM_ERR_FORMAT, err, err_len, "<json>", "'%.128s' is %g, expected an integer", key, d);
     *out = (int64_t)d;
