@@ -81,6 +81,10 @@ cfg bad_via SUBSPACE '"subspace_via": "subspace", "subspace_member": {"peft_type
 cfg bad_member SUBSPACE '"subspace_via": "lora", "subspace_member": {"peft_type": "HIRA"}'
 printf '{"peft_type": "NOPE"}' > "$a/bad_type.json"
 printf '{"r": 8}' > "$a/bad_no_type.json"
+# findings kept as regressions: a 16-digit seed that cJSON printed with 15
+# digits (CI), a float at 3e38 that read back above a "<= 3e38" check
+printf '%s\n' '{"peft_type": "SDCTFT", "seed": 000008810505810008951}' > "$a/ci-crash-seed-leading-zeros.json"
+printf '%s\n' '{"peft_type": "SDCTFT", "aoef": 70, "alpha": 300000000000000000000000000000000000000,"de`to": true}' > "$a/ci-crash-alpha-3e38.json"
 
 # subspace files (metadata format prism-subspace, version 1): LoRA at rank 2
 # with sigma and coords; LoRA + FourierFT; sDCTFT with a frozen int64 index;
