@@ -177,21 +177,21 @@ static prism_status lookup(const cJSON *obj, const char *key, const void *out, c
 prism_status prism_json_get_int(const cJSON *obj, const char *key, int64_t def, int64_t *out, char *err,
                                 size_t err_len) {
     GET_OR_DEFAULT(v, def);
-    double d;
+    const int64_t exact = (int64_t)1 << 53; /* 2^53: every integer up to it is exact in a double */
     if (cJSON_IsRaw(v) && v->valuestring) {
         /* an item from prism_json_int in a tree that was not printed */
         char *end = NULL;
         errno = 0;
         long long x = strtoll(v->valuestring, &end, 10);
-        if (end == v->valuestring || *end || errno == ERANGE || x > (1LL << 53) || x < -(1LL << 53))
+        if (end == v->valuestring || *end || errno == ERANGE || x > exact || x < -exact)
             return io_fail(PRISM_ERR_FORMAT, err, err_len, "<json>", "'%.128s' is '%.32s', expected an integer", key,
                            v->valuestring);
         *out = x;
         return PRISM_OK;
     }
     if (!cJSON_IsNumber(v)) return MISMATCH(v, key, "an integer");
-    d = v->valuedouble;
-    if (!isfinite(d) || d != floor(d) || fabs(d) > 9007199254740992.0)
+    double d = v->valuedouble;
+    if (!isfinite(d) || d != floor(d) || fabs(d) > (double)exact)
         return io_fail(PRISM_ERR_FORMAT, err, err_len, "<json>", "'%.128s' is %g, expected an integer", key, d);
     *out = (int64_t)d;
     return PRISM_OK;

@@ -178,7 +178,9 @@ prism_status prism_json_write(const char *path, const cJSON *root, char *err, si
 /* Typed getters on object `obj`: a missing key or a JSON null gives def and
  * PRISM_OK; a value of another type is PRISM_ERR_FORMAT ("'r' is a string,
  * expected an integer"). Integers must be integral and fit int64 exactly
- * (|v| <= 2^53); doubles must be finite. Strings point into the tree. A NULL
+ * (|v| <= 2^53); prism_json_get_int also takes the raw decimal items that
+ * prism writes for integers from 1e15 up (an unprinted tree). Doubles must be
+ * finite. Strings point into the tree. A NULL
  * or non-object obj is PRISM_ERR_INVALID_ARGUMENT. */
 prism_status prism_json_get_int(const cJSON *obj, const char *key, int64_t def, int64_t *out,
                                 char *err, size_t err_len);
